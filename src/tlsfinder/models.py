@@ -1,0 +1,464 @@
+"""Glass models as data: one definition per model, used everywhere.
+
+Every model here is a smoothed pair potential of the form
+
+    v_ij(r) = eps_ij * [a12 x^-12 - a6 x^-6 + c0 + c2 x^2 + c4 x^4],   x = r / sigma_ij,
+
+for r < x_c sigma_ij and zero beyond; the polynomial makes v, v' and v''
+vanish at the cutoff.  The same coefficients feed
+
+* the LAMMPS set-up (:meth:`Model.lammps_commands`),
+* our own energy / forces / Hessian (:meth:`Model.energy_forces`, :meth:`Model.hessian`),
+  used by NEB and vibrational analysis,
+* the tests, which compare the two.
+
+Units are reduced Lennard-Jones units: energy eps_AA (KA2) or eps (PSS), length
+sigma_AA (KA2) or the mean diameter (PSS), all masses 1, k_B = 1.
+
+Conventions: ``positions`` is an (N, 3) float array in an orthorhombic periodic
+box ``box`` = (Lx, Ly, Lz) with its origin at 0 (positions outside the box are
+wrapped by minimum image, so unwrapped coordinates are fine).  ``species`` is
+the per-particle model attribute: integer types 0, 1, 2 (= A, B, C) for KA2,
+float diameters for PSS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from . import TLSFinderError
+
+# --------------------------------------------------------------------------
+# The smoothed pair form shared by both models
+# --------------------------------------------------------------------------
+
+
+def smoothing_coefficients_lj(x_c: float) -> tuple[float, float, float]:
+    """C0, C2, C4 of the KA2 smoothing S(r) (seed 001 Eq. 2): V, V', V'' vanish at x_c."""
+    return (
+        10.0 / x_c**6 - 28.0 / x_c**12,
+        48.0 / x_c**14 - 15.0 / x_c**8,
+        6.0 / x_c**10 - 21.0 / x_c**16,
+    )
+
+
+def smoothing_coefficients_soft(x_c: float) -> tuple[float, float, float]:
+    """c0, c2, c4 of the PSS r^-12 potential (Ninarello et al. 2017) at cutoff x_c."""
+    return (-28.0 / x_c**12, 48.0 / x_c**14, -21.0 / x_c**16)
+
+
+@dataclass(frozen=True)
+class PairForm:
+    """Dimensionless shape u(x) = a12 x^-12 - a6 x^-6 + c0 + c2 x^2 + c4 x^4 for x < x_c."""
+
+    a12: float
+    a6: float
+    c0: float
+    c2: float
+    c4: float
+    x_c: float
+
+    def u(self, x):
+        x2 = x * x
+        ix6 = 1.0 / (x2 * x2 * x2)
+        return self.a12 * ix6 * ix6 - self.a6 * ix6 + self.c0 + self.c2 * x2 + self.c4 * x2 * x2
+
+    def du(self, x):
+        """du/dx."""
+        x2 = x * x
+        ix6 = 1.0 / (x2 * x2 * x2)
+        return (-12.0 * self.a12 * ix6 * ix6 + 6.0 * self.a6 * ix6) / x + 2.0 * self.c2 * x + 4.0 * self.c4 * x2 * x
+
+    def d2u(self, x):
+        """d^2u/dx^2."""
+        x2 = x * x
+        ix6 = 1.0 / (x2 * x2 * x2)
+        return (156.0 * self.a12 * ix6 * ix6 - 42.0 * self.a6 * ix6) / x2 + 2.0 * self.c2 + 12.0 * self.c4 * x2
+
+    def lepton(self, s: str, eps: str = "1.0") -> str:
+        """The same function as a Lepton expression in r, with sigma ``s`` and prefactor ``eps``."""
+        f = lambda v: repr(float(v))  # noqa: E731
+        return (
+            f"{eps}*({f(self.a12)}*({s}/r)^12-{f(self.a6)}*({s}/r)^6+{f(self.c0)}"
+            f"+{f(self.c2)}*(r/{s})^2+{f(self.c4)}*(r/{s})^4)"
+        )
+
+
+# --------------------------------------------------------------------------
+# Base class
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    """Common machinery: neighbour pairs, energy, forces, Hessian for a PairForm."""
+
+    n: int
+    density: float
+    name: str = field(init=False, default="")
+
+    # -- to be provided by subclasses -------------------------------------
+    form: PairForm = field(init=False, repr=False)
+
+    def pair_params(self, species, i, j) -> tuple[np.ndarray, np.ndarray]:
+        """(eps_ij, sigma_ij) for the pairs (i, j)."""
+        raise NotImplementedError
+
+    def max_cutoff(self, species=None) -> float:
+        raise NotImplementedError
+
+    def make_species(self, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_species(self, species, where: str = "species") -> np.ndarray:
+        raise NotImplementedError
+
+    def lammps_commands(self, workdir: Path, species=None) -> list[str]:
+        raise NotImplementedError
+
+    def to_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- geometry -----------------------------------------------------------
+    @property
+    def box_length(self) -> float:
+        return (self.n / self.density) ** (1.0 / 3.0)
+
+    @property
+    def box(self) -> np.ndarray:
+        return np.full(3, self.box_length)
+
+    def random_positions(self, rng: np.random.Generator) -> np.ndarray:
+        """Uniform random positions (overlapping: use :meth:`lattice_positions` to start MD)."""
+        return rng.uniform(0.0, self.box_length, size=(self.n, 3))
+
+    def lattice_positions(self, rng: np.random.Generator) -> np.ndarray:
+        """N random sites of the smallest simple cubic lattice with >= N sites, slightly jittered.
+
+        A start without overlaps, from which MD at high temperature melts the system.
+        """
+        m = int(math.ceil(self.n ** (1.0 / 3.0) - 1e-9))
+        a = self.box_length / m
+        g = np.arange(m) * a + 0.5 * a
+        sites = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+        pick = rng.choice(len(sites), size=self.n, replace=False)
+        return sites[np.sort(pick)] + rng.normal(0.0, 0.02 * a, size=(self.n, 3))
+
+    # -- pair search --------------------------------------------------------
+    def pairs(self, positions, box, species):
+        """Interacting pairs: (i, j, rij vectors (minimum image, r_j - r_i), r, eps, sigma)."""
+        pos = np.asarray(positions, dtype=float)
+        box = np.asarray(box, dtype=float)
+        if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] != len(species):
+            raise TLSFinderError(
+                f"positions of shape {pos.shape} do not match {len(species)} particles of model {self.name}"
+            )
+        wrapped = np.mod(pos, box)
+        # cKDTree's periodic mode wants coordinates strictly below boxsize.
+        wrapped[wrapped >= box] -= box[np.nonzero(wrapped >= box)[1]]
+        tree = cKDTree(wrapped, boxsize=box)
+        ij = tree.query_pairs(self.max_cutoff(species), output_type="ndarray")
+        i, j = ij[:, 0], ij[:, 1]
+        d = pos[j] - pos[i]
+        d -= box * np.round(d / box)
+        r = np.sqrt(np.einsum("ij,ij->i", d, d))
+        eps, sig = self.pair_params(species, i, j)
+        keep = r < self.form.x_c * sig
+        return i[keep], j[keep], d[keep], r[keep], eps[keep], sig[keep]
+
+    # -- energies and forces -------------------------------------------------
+    def energy(self, positions, box, species) -> float:
+        """Total potential energy (eps)."""
+        _, _, _, r, eps, sig = self.pairs(positions, box, species)
+        return float(np.sum(eps * self.form.u(r / sig)))
+
+    def energy_forces(self, positions, box, species) -> tuple[float, np.ndarray]:
+        """Total potential energy (eps) and forces (N, 3) (eps/sigma)."""
+        i, j, d, r, eps, sig = self.pairs(positions, box, species)
+        x = r / sig
+        e = float(np.sum(eps * self.form.u(x)))
+        # f_i = dv/dr * d/r  (d = r_j - r_i), f_j = -f_i
+        fr = (eps / sig * self.form.du(x) / r)[:, None] * d
+        n = len(species)
+        f = np.zeros((n, 3))
+        for k in range(3):
+            f[:, k] = np.bincount(i, weights=fr[:, k], minlength=n) - np.bincount(j, weights=fr[:, k], minlength=n)
+        return e, f
+
+    def per_particle_energy(self, positions, box, species) -> np.ndarray:
+        """Energy of each particle (half of each pair term), summing to the total."""
+        i, j, _, r, eps, sig = self.pairs(positions, box, species)
+        v = 0.5 * eps * self.form.u(r / sig)
+        n = len(species)
+        return np.bincount(i, weights=v, minlength=n) + np.bincount(j, weights=v, minlength=n)
+
+    def hessian(self, positions, box, species) -> sp.csr_matrix:
+        """Hessian d^2E / dx_a dx_b as a sparse symmetric (3N, 3N) matrix (eps/sigma^2)."""
+        i, j, d, r, eps, sig = self.pairs(positions, box, species)
+        x = r / sig
+        v1 = eps / sig * self.form.du(x)  # dv/dr
+        v2 = eps / sig**2 * self.form.d2u(x)  # d2v/dr2
+        nhat = d / r[:, None]
+        outer = nhat[:, :, None] * nhat[:, None, :]
+        eye = np.eye(3)[None]
+        # Block d^2v / dr_i dr_j for a pair: -(v2 nn + v1/r (I - nn)).
+        k = (v2 - v1 / r)[:, None, None] * outer + (v1 / r)[:, None, None] * eye
+        n = len(species)
+        rows, cols, vals = [], [], []
+        a = np.arange(3)
+        for (p, q, sign) in ((i, j, -1.0), (j, i, -1.0), (i, i, 1.0), (j, j, 1.0)):
+            rr = (3 * p[:, None, None] + a[None, :, None]).repeat(3, axis=2)
+            cc = (3 * q[:, None, None] + a[None, None, :]).repeat(3, axis=1)
+            rows.append(rr.ravel())
+            cols.append(cc.ravel())
+            vals.append((sign * k).ravel())
+        h = sp.coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(3 * n, 3 * n)
+        )
+        return h.tocsr()
+
+    def pressure(self, positions, box, species, temperature: float = 0.0) -> float:
+        """Pressure rho T + virial / (3V) (eps/sigma^3)."""
+        _, _, _, r, eps, sig = self.pairs(positions, box, species)
+        vol = float(np.prod(box))
+        virial = -np.sum(r * eps / sig * self.form.du(r / sig))
+        return len(species) * temperature / vol + virial / (3.0 * vol)
+
+
+# --------------------------------------------------------------------------
+# KA2 ternary Lennard-Jones
+# --------------------------------------------------------------------------
+
+# Pair parameters of KA2 (seed 001 Table/Eq. 1; Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
+KA2_EPS = np.array([[1.0, 1.5, 1.25], [1.5, 0.5, 1.0], [1.25, 1.0, 0.75]])
+KA2_SIGMA = np.array([[1.0, 0.8, 0.9], [0.8, 0.88, 0.84], [0.9, 0.84, 0.94]])
+# Composition A:B:C of KA2: the Kob-Andersen A80B20 mixture with a quarter of the A
+# particles turned into C, i.e. A60 B20 C20 (Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
+KA2_COMPOSITION = (0.6, 0.2, 0.2)
+TYPE_NAMES = ("A", "B", "C")
+
+
+@dataclass
+class KA2(Model):
+    """Ternary Lennard-Jones KA2 with the C2-smooth cutoff of seed 001 (types A, B, C = 0, 1, 2)."""
+
+    composition: tuple[float, float, float] = KA2_COMPOSITION
+    x_c: float = 2.5
+    lammps_style: str = "table"
+    table_points: int = 20000
+
+    def __post_init__(self):
+        self.name = "KA2"
+        c0, c2, c4 = smoothing_coefficients_lj(self.x_c)
+        self.form = PairForm(4.0, 4.0, 4.0 * c0, 4.0 * c2, 4.0 * c4, self.x_c)
+        comp = np.asarray(self.composition, dtype=float)
+        if comp.shape != (3,) or np.any(comp < 0) or not math.isclose(comp.sum(), 1.0, abs_tol=1e-9):
+            raise TLSFinderError(f"model.composition must be three fractions A:B:C summing to 1, got {self.composition}")
+        if self.lammps_style not in ("table", "lepton"):
+            raise TLSFinderError(f"model.lammps_style must be 'table' or 'lepton', got {self.lammps_style!r}")
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Particles per type; rounding leftovers go to A."""
+        c = np.floor(np.asarray(self.composition) * self.n + 1e-9).astype(int)
+        c[0] += self.n - c.sum()
+        return c
+
+    def pair_params(self, species, i, j):
+        t = np.asarray(species)
+        return KA2_EPS[t[i], t[j]], KA2_SIGMA[t[i], t[j]]
+
+    def max_cutoff(self, species=None) -> float:
+        return self.x_c * float(KA2_SIGMA.max())
+
+    def make_species(self, rng: np.random.Generator) -> np.ndarray:
+        t = np.repeat(np.arange(3), self.counts)
+        rng.shuffle(t)
+        return t
+
+    def check_species(self, species, where: str = "species") -> np.ndarray:
+        t = np.asarray(species)
+        if t.shape != (self.n,) or not np.issubdtype(t.dtype, np.integer) or t.min() < 0 or t.max() > 2:
+            raise TLSFinderError(f"{where}: KA2 needs {self.n} integer types in 0..2, got shape {t.shape} dtype {t.dtype}")
+        return t.astype(np.int64)
+
+    def lammps_commands(self, workdir: Path, species=None) -> list[str]:
+        """Pair style commands for LAMMPS.
+
+        ``lammps_style = "table"`` (default): ``pair_style table spline`` with ``table_points``
+        points uniform in r^2 from 0.5 sigma_ab to the cutoff, written from :class:`PairForm`.
+        At 20000 points the tabulation error is ~1e-13 relative in energy and forces
+        (tests/test_models.py asserts < 1e-9) and MD runs ~4x faster than Lepton.
+        ``lammps_style = "lepton"``: the analytic expression, exact to rounding.
+        """
+        if self.lammps_style == "lepton":
+            cmds = [f"pair_style lepton {self.max_cutoff():.12g}"]
+            for a in range(3):
+                for b in range(a, 3):
+                    s = KA2_SIGMA[a, b]
+                    expr = self.form.lepton(repr(float(s)), repr(float(KA2_EPS[a, b])))
+                    cmds.append(f'pair_coeff {a + 1} {b + 1} "{expr}" {float(self.x_c * s)!r}')
+        else:
+            path = Path(workdir) / f"ka2_xc{self.x_c:g}_{self.table_points}.table"
+            if not path.exists():
+                write_table(path, self.form, self.table_points)
+            cmds = [f"pair_style table spline {self.table_points}"]
+            for a in range(3):
+                for b in range(a, 3):
+                    cmds.append(f"pair_coeff {a + 1} {b + 1} {path} {TYPE_NAMES[a]}{TYPE_NAMES[b]} {float(self.x_c * KA2_SIGMA[a, b])!r}")
+        cmds.append("pair_modify shift no")
+        return cmds
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": "KA2", "n": self.n, "density": self.density, "composition": list(self.composition),
+                "x_c": self.x_c, "lammps_style": self.lammps_style, "table_points": self.table_points}
+
+
+def write_table(path: Path, form: PairForm, npoints: int, inner: float = 0.5) -> None:
+    """LAMMPS ``pair_style table`` file with one section per KA2 pair (keywords AA, AB, ...).
+
+    Points are uniform in r^2 on [inner sigma_ab, x_c sigma_ab]; columns: index, r, E, F = -dE/dr.
+    """
+    from .io import atomic_path
+
+    chunks = ["# KA2 smoothed Lennard-Jones, written by tlsfinder.models.write_table\n"]
+    for a in range(3):
+        for b in range(a, 3):
+            s, eps = float(KA2_SIGMA[a, b]), float(KA2_EPS[a, b])
+            lo, hi = inner * s, form.x_c * s
+            r = np.sqrt(np.linspace(lo * lo, hi * hi, npoints))
+            x = r / s
+            r, e, f = r.tolist(), (eps * form.u(x)).tolist(), (-eps / s * form.du(x)).tolist()
+            body = "\n".join(f"{k + 1} {r[k]!r} {e[k]!r} {f[k]!r}" for k in range(npoints))
+            chunks.append(f"\n{TYPE_NAMES[a]}{TYPE_NAMES[b]}\nN {npoints} RSQ {lo!r} {hi!r}\n\n{body}\n")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("".join(chunks))
+
+
+# --------------------------------------------------------------------------
+# PSS polydisperse soft spheres
+# --------------------------------------------------------------------------
+
+
+def pss_diameter_bounds(polydispersity: float = 0.23, mean: float = 1.0) -> tuple[float, float]:
+    """s_min, s_max of P(s) ~ s^-3 with the given mean and polydispersity (std/mean)."""
+
+    def moments(ratio):  # for s_max = 1
+        a, b = ratio, 1.0
+        norm = 0.5 * (1 / a**2 - 1 / b**2)
+        m1 = (1 / a - 1 / b) / norm
+        m2 = math.log(b / a) / norm
+        return m1, m2
+
+    lo, hi = 0.05, 0.999
+    for _ in range(200):  # polydispersity decreases monotonically with the ratio
+        mid = 0.5 * (lo + hi)
+        m1, m2 = moments(mid)
+        if math.sqrt(m2 - m1 * m1) / m1 > polydispersity:
+            lo = mid
+        else:
+            hi = mid
+    ratio = 0.5 * (lo + hi)
+    m1, _ = moments(ratio)
+    s_max = mean / m1
+    return ratio * s_max, s_max
+
+
+@dataclass
+class PSS(Model):
+    """Polydisperse soft spheres (Ninarello, Berthier, Coslovich, PRX 7, 021039 (2017)).
+
+    v = (s_ij/r)^12 + c0 + c2 (r/s_ij)^2 + c4 (r/s_ij)^4 for r < x_c s_ij, with the
+    non-additive s_ij = (s_i + s_j)/2 (1 - nonadditivity |s_i - s_j|).  Species are
+    diameters, drawn from P(s) ~ s^-3 by stratified inverse-CDF sampling (so every
+    sample has the target mean and polydispersity) and shuffled.
+    """
+
+    polydispersity: float = 0.23
+    nonadditivity: float = 0.2
+    x_c: float = 1.25
+
+    def __post_init__(self):
+        self.name = "PSS"
+        c0, c2, c4 = smoothing_coefficients_soft(self.x_c)
+        self.form = PairForm(1.0, 0.0, c0, c2, c4, self.x_c)
+        if not 0.0 < self.polydispersity < 0.5:
+            raise TLSFinderError(f"model.polydispersity must be in (0, 0.5), got {self.polydispersity}")
+        self.s_min, self.s_max = pss_diameter_bounds(self.polydispersity)
+
+    def sigma_ij(self, si, sj):
+        return 0.5 * (si + sj) * (1.0 - self.nonadditivity * np.abs(si - sj))
+
+    def pair_params(self, species, i, j):
+        s = np.asarray(species, dtype=float)
+        sig = self.sigma_ij(s[i], s[j])
+        return np.ones_like(sig), sig
+
+    def max_cutoff(self, species=None) -> float:
+        smax = self.s_max if species is None else float(np.max(species))
+        return self.x_c * smax
+
+    def make_species(self, rng: np.random.Generator) -> np.ndarray:
+        a, b = self.s_min, self.s_max
+        u = (np.arange(self.n) + 0.5) / self.n
+        # inverse CDF of P(s) ~ s^-3 on [a, b]
+        s = 1.0 / np.sqrt(1.0 / a**2 - u * (1.0 / a**2 - 1.0 / b**2))
+        rng.shuffle(s)
+        return s
+
+    def check_species(self, species, where: str = "species") -> np.ndarray:
+        s = np.asarray(species, dtype=float)
+        if s.shape != (self.n,) or not np.all(np.isfinite(s)) or s.min() <= 0:
+            raise TLSFinderError(f"{where}: PSS needs {self.n} positive finite diameters, got shape {s.shape}")
+        return s
+
+    def lammps_commands(self, workdir: Path, species=None) -> list[str]:
+        """lepton/sphere with per-atom radii (radius = diameter / 2), exact to rounding."""
+        # s_ij in terms of the radii radi, radj that LAMMPS stores: (s_i + s_j)/2 = radi + radj.
+        s = f"((radi+radj)*(1.0-{2.0 * self.nonadditivity!r}*abs(radi-radj)))"
+        expr = self.form.lepton(s)
+        return [
+            f"pair_style lepton/sphere {self.max_cutoff(species):.12g}",
+            f'pair_coeff * * "step({self.x_c!r}*{s}-r)*{expr}"',
+            "pair_modify shift no",
+        ]
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "name": "PSS",
+            "n": self.n,
+            "density": self.density,
+            "polydispersity": self.polydispersity,
+            "nonadditivity": self.nonadditivity,
+            "x_c": self.x_c,
+        }
+
+
+MODELS = {"KA2": KA2, "PSS": PSS}
+
+
+def model_from_config(cfg: dict[str, Any]) -> Model:
+    """Build a model from the ``model:`` section of the config (already schema-validated)."""
+    cfg = dict(cfg)
+    name = cfg.pop("name", None)
+    if name not in MODELS:
+        raise TLSFinderError(f"model.name must be one of {sorted(MODELS)}, got {name!r}")
+    cls = MODELS[name]
+    allowed = {f for f in cls.__dataclass_fields__ if cls.__dataclass_fields__[f].init}
+    unknown = set(cfg) - allowed
+    if unknown:
+        raise TLSFinderError(f"model ({name}): unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    if "composition" in cfg:
+        cfg["composition"] = tuple(float(c) for c in cfg["composition"])
+    if cfg.get("n", 1) <= 0:
+        raise TLSFinderError(f"model.n must be positive, got {cfg.get('n')}")
+    if cfg.get("density", 1.0) <= 0:
+        raise TLSFinderError(f"model.density must be positive, got {cfg.get('density')}")
+    return cls(**cfg)
