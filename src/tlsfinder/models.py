@@ -442,6 +442,8 @@ class PSS(Model):
 
 
 MODELS = {"KA2": KA2, "PSS": PSS}
+# N and number density of the papers (seed 001: KA2; seeds 002/003: PSS).
+MODEL_DEFAULTS = {"KA2": {"n": 1200, "density": 1.35}, "PSS": {"n": 1500, "density": 1.0}}
 
 
 def model_from_config(cfg: dict[str, Any]) -> Model:
@@ -451,6 +453,7 @@ def model_from_config(cfg: dict[str, Any]) -> Model:
     if name not in MODELS:
         raise TLSFinderError(f"model.name must be one of {sorted(MODELS)}, got {name!r}")
     cls = MODELS[name]
+    cfg = {**MODEL_DEFAULTS[name], **cfg}
     allowed = {f for f in cls.__dataclass_fields__ if cls.__dataclass_fields__[f].init}
     unknown = set(cfg) - allowed
     if unknown:

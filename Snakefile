@@ -1,0 +1,24 @@
+# tlsfinder: find tunneling two-level systems in simulated glasses.
+#
+#   snakemake --cores 2                       # demo (config/config.yaml)
+#   snakemake --profile profiles/slurm --configfile config/<study>.yaml
+#   snakemake -n                              # show the DAG without running
+#
+# Stages live in rules/*.smk; the science is in the tlsfinder package.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/prepare.smk"
+
+
+rule all:
+    input:
+        rules.prepare_all.input,
+    default_target: True

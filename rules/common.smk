@@ -1,0 +1,20 @@
+# Shared set-up: config validation (before any job starts), the glass list, the container.
+
+from tlsfinder import TLSFinderError
+from tlsfinder.config import schema_path, validate_config
+from tlsfinder.workflow import glasses, tf_label
+
+try:
+    config.update(validate_config(config, "config"))
+except TLSFinderError as exc:
+    raise WorkflowError(str(exc)) from None
+validate(config, str(schema_path()))
+
+CONTAINER = config["container"]
+GLASSES = glasses(config)
+TFS = [tf_label(t) for t in config["prepare"]["temperatures"]]
+
+
+wildcard_constraints:
+    tf=r"[0-9.]+",
+    g=r"\d+",

@@ -1,0 +1,86 @@
+"""Load and validate the workflow configuration against its JSON schema.
+
+The schema (``schemas/config.schema.json``) is the one list of keys; defaults
+are filled in from it.  Errors name the key path and the offending value, and
+are raised before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from . import TLSFinderError
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("tlsfinder").joinpath("schemas/config.schema.json").read_text())
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("tlsfinder").joinpath("schemas/config.schema.json")))
+
+
+def _key_path(err: jsonschema.ValidationError) -> str:
+    parts = []
+    for p in err.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (f".{p}" if parts else str(p)))
+    return "".join(parts) or "<top level>"
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    key = _key_path(err)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return f"unknown key(s) {extra} in '{key}'; allowed: {allowed}"
+    if err.validator == "required":
+        return f"'{key}': {err.message}"
+    return f"key '{key}' = {err.instance!r}: {err.message}"
+
+
+def _fill_defaults(instance: dict, sch: dict) -> None:
+    for key, sub in sch.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(instance[key], sub)
+
+
+def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Return a validated copy of ``config`` with defaults filled in; raise TLSFinderError otherwise."""
+    if not isinstance(config, dict):
+        raise TLSFinderError(f"{source}: the configuration must be a mapping of keys, got {type(config).__name__}")
+    sch = schema()
+    errors = sorted(jsonschema.Draft202012Validator(sch).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors)
+        raise TLSFinderError(f"{source}: invalid configuration:\n  {lines}")
+    cfg = copy.deepcopy(config)
+    _fill_defaults(cfg, sch)
+    # Model-level checks the schema cannot express (composition sums, per-model keys).
+    from .models import model_from_config
+
+    try:
+        model_from_config(cfg["model"])
+    except TLSFinderError as exc:
+        raise TLSFinderError(f"{source}: {exc}") from None
+    return cfg
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise TLSFinderError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise TLSFinderError(f"{path}: not valid YAML ({exc})") from None
+    return validate_config(raw, str(path))

@@ -1,0 +1,780 @@
+"""Quantum splitting of a double well along a minimum energy path (seed 001 Sec. III.C).
+
+The minimum energy path (MEP) between two inherent structures, as found by
+NEB, is treated as a 1D potential V(x) along its arc length x in the full
+3N-dimensional configuration space (all masses 1, so this is also the
+mass-weighted length).  With xi = x / d in [0, 1] and d the total path length,
+seed 001 Eq. 10 in reduced units with hbar = 1 reads
+
+    -1 / (2 m~ d^2) psi''(xi) + V(xi) psi(xi) = e psi(xi),     m~ = m eps sigma^2 / hbar^2,
+
+energies in eps, lengths in sigma.  We solve it exactly as the seed does:
+
+* V(x) is a cubic spline through the image energies (default: clamped, V' = 0
+  at both ends, because NEB endpoints are minima);
+* the grid is uniform with spacing d / N_xi (N_xi = 2000) on [0, d];
+* the potential is *continued beyond both minima* (seed 001 Fig. 5) so that the
+  low states do not feel the ends of the path: ``continuation="harmonic"``
+  (default) continues each end by its Taylor parabola V0 + V0' u + V0'' u^2 / 2,
+  ``"mirror"`` reflects the well about its minimum up to the barrier top and
+  then rises as the parabola, ``"none"`` puts hard walls at the minima (for
+  tests only).  The continuation is extended until the WKB action of the
+  estimated 5th level into the wall exceeds ``wall_action`` (default 18, i.e.
+  amplitudes below e^-18 at the outer Dirichlet boundary);
+* the Laplacian is the 5-point stencil (-1, 16, -30, 16, -1) / (12 h^2);
+* the five lowest eigenvalues e1..e5 come from ARPACK (scipy eigsh) in
+  shift-invert mode, with the shifted operator factorised by a banded
+  Cholesky (LAPACK pbtrf);  E = e2 - e1.
+* convergence: the same problem is solved again with N_xi doubled; a result is
+  ``converged`` when E changes by less than ``conv_rtol`` (relative) and each
+  of e1..e5 by less than ``conv_rtol * (e5 - e1)``.  Unconverged double wells
+  are flagged, never dropped.
+
+Conventions (seed 001): the lower minimum is put on the left (the path is
+reversed if needed; column ``reversed``), energies are measured from it.
+
+* V_a: forward barrier V_TS - V_1; Delta V = V_2 - V_1 >= 0; V_b = V_a - Delta V / 2.
+* w1, w2, w_TS: classical angular frequencies sqrt(|V''|) at the lower minimum,
+  the upper minimum and the barrier top (units 1/tau, tau = sigma sqrt(m/eps);
+  independent of the unit preset).  With hbar = 1, hbar w = w / sqrt(m~) in eps
+  (columns hw1_<preset>, hw2_<preset>).
+* Delta = Delta V + hbar (w2 - w1) / 2  (Eq. 13).
+* Delta_0 = e_bar exp(-S(e_bar)), e_bar = (e1 + e2) / 2  (Eq. 15), with
+  S(e) = int_a^b sqrt(2 m~ (V - e)) dx between the turning points a < x_TS < b
+  nearest the barrier.
+* Gamma = (1/m~) [int_0^a2 dx / p]^-1 exp(-2 S(e2)), p = sqrt(2 m~ (e2 - V))
+  (Eq. 14), taken literally: the integral runs from the lower minimum (x = 0)
+  to the turning point a2 of e2 on its side.  For a harmonic well the prefactor
+  is 2 w / pi.  Units eps/hbar; ``Gamma_per_s_<preset>`` converts to 1/s.
+  ``wkb_ok`` is False when a level lies above the barrier top or below the
+  upper minimum (no turning point on one side); the WKB numbers are then
+  computed with S = 0 or with the integral stopped at the upper minimum.
+* E ~ sqrt(Delta^2 + Delta_0^2) holds within the accuracy of WKB (seed 001
+  Fig. 6a; Delta_0 of Eq. 15 exceeds the exact symmetric splitting by about
+  pi / 2 because its prefactor e_bar ~ hbar w / 2 replaces hbar w / pi).
+
+Pair geometry (seed 001): :func:`rms_distance` is d of Eq. 7 (divided by N),
+:func:`participation_ratio` is PR of Eq. 16, both from the minimum-image
+displacements of the two minima (:func:`displacements`).
+
+Path files (:func:`read_path`): CSV or Parquet with a column ``energy`` (total
+potential energy, eps; aliases ``E``, ``V``) and either ``s`` (arc length
+from the first image, sigma; alias ``x``) or ``xi`` in [0, 1] together with the
+path length d (a constant column ``d``/``path_length``, or ``path_length=``);
+or extended XYZ with one frame per image and the energy in each frame
+(``energy=`` in the comment line), from which s is computed with the minimum
+image convention.
+
+Output columns of :func:`analyse_mep` (one row per double well):
+
+=================== ========================================================
+d_path              path length d in the full 3N space (sigma)
+V_a, Delta_V, V_b   forward barrier, asymmetry, barrier height (eps)
+w1, w2, w_TS        sqrt(|V''|) at lower min, upper min, barrier top (1/tau)
+xi_TS               position of the barrier top (fraction of d, after orientation)
+reversed            True if the path was reversed to put the lower minimum left
+n_images            number of images in the path
+n_interior_minima   local minima of the spline strictly inside the path
+                    (0 for an elementary double well)
+<q>_<preset>        per unit preset (e.g. E_Ar, E_NiP):
+  e1..e5            the five lowest levels (eps, from the lower minimum)
+  E                 splitting e2 - e1 (eps)
+  Delta, Delta_0    Eqs. 13 and 15 (eps)
+  Gamma             Eq. 14 (eps / hbar);  Gamma_per_s: in 1/s (NaN without SI scales)
+  hw1, hw2          hbar w1, hbar w2 (eps)
+  E_rel_change      |E(N_xi) - E(2 N_xi)| / E(2 N_xi)
+  converged         levels converged with N_xi (see above) and walls high enough
+  wkb_ok            both turning points exist for e_bar and e2
+  is_TLS            E < kT_Q of the preset
+  n_grid            grid points used (path + continuation)
+=================== ========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse.linalg as sla
+from scipy.interpolate import CubicSpline
+from scipy.linalg import lapack
+
+from . import TLSFinderError
+from .units import PRESETS, UnitPreset, custom_preset, get_preset, rate_to_per_second
+
+N_XI = 2000
+N_LEVELS = 5
+CONTINUATIONS = ("harmonic", "mirror", "none")
+
+# Gauss-Legendre nodes on [0, 1] for the WKB integrals (smooth after the substitutions below).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(256)
+_GL_X = 0.5 * (_GL_X + 1.0)
+_GL_W = 0.5 * _GL_W
+
+# --------------------------------------------------------------------------
+# Pair geometry (Eqs. 7 and 16)
+# --------------------------------------------------------------------------
+
+
+def displacements(pos_a, pos_b, box) -> np.ndarray:
+    """Per-particle displacement vectors b - a (N, 3) with the minimum image convention."""
+    d = np.asarray(pos_b, dtype=float) - np.asarray(pos_a, dtype=float)
+    box = np.asarray(box, dtype=float)
+    return d - box * np.round(d / box)
+
+
+def rms_distance(disp) -> float:
+    """d_ab of seed 001 Eq. 7: sqrt(sum_i |d_i|^2 / N) (sigma)."""
+    disp = np.asarray(disp, dtype=float)
+    return float(np.sqrt(np.sum(disp * disp) / len(disp)))
+
+
+def participation_ratio(disp) -> float:
+    """PR of seed 001 Eq. 16: (sum_i d_i^2)^2 / sum_i d_i^4, between 1 and N."""
+    d2 = np.sum(np.asarray(disp, dtype=float) ** 2, axis=-1)
+    s4 = float(np.sum(d2 * d2))
+    return float(np.sum(d2) ** 2 / s4) if s4 > 0 else float("nan")
+
+
+# --------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class MEP:
+    """A minimum energy path as a 1D profile: arc length ``s`` (sigma, s[0] = 0,
+    strictly increasing) and total potential energy ``energy`` (eps) of each image."""
+
+    s: np.ndarray
+    energy: np.ndarray
+    source: str = "<memory>"
+
+    def __post_init__(self):
+        self.s = np.asarray(self.s, dtype=float)
+        self.energy = np.asarray(self.energy, dtype=float)
+        check_path(self.s, self.energy, self.source)
+
+    @property
+    def d(self) -> float:
+        """Path length in the full 3N-dimensional space (sigma)."""
+        return float(self.s[-1] - self.s[0])
+
+    @classmethod
+    def from_images(cls, images, energies, box, source: str = "<memory>") -> "MEP":
+        """From image positions (n_images, N, 3), their energies and an orthorhombic box."""
+        return cls(path_coordinate(images, box), energies, source)
+
+
+def path_coordinate(images, box) -> np.ndarray:
+    """Cumulative chord length along a sequence of configurations (minimum image), sigma."""
+    x = np.asarray(images, dtype=float)
+    seg = [np.linalg.norm(displacements(x[k], x[k + 1], box)) for k in range(len(x) - 1)]
+    return np.concatenate([[0.0], np.cumsum(seg)])
+
+
+def check_path(s, energy, source: str = "<memory>") -> None:
+    """Raise TLSFinderError naming ``source`` if the profile is unusable."""
+    if s.ndim != 1 or energy.ndim != 1 or len(s) != len(energy):
+        raise TLSFinderError(f"path {source}: reaction coordinate and energies must be 1D of equal length")
+    if len(s) < 4:
+        raise TLSFinderError(f"path {source}: needs at least 4 images, got {len(s)}")
+    bad = np.flatnonzero(~np.isfinite(energy))
+    if len(bad):
+        raise TLSFinderError(f"path {source}: energy is NaN/inf at image(s) {bad[:10].tolist()}")
+    bad = np.flatnonzero(~np.isfinite(s))
+    if len(bad):
+        raise TLSFinderError(f"path {source}: reaction coordinate is NaN/inf at image(s) {bad[:10].tolist()}")
+    step = np.diff(s)
+    bad = np.flatnonzero(step <= 0)
+    if len(bad):
+        raise TLSFinderError(
+            f"path {source}: reaction coordinate is not strictly increasing at image {int(bad[0]) + 1} "
+            f"({s[bad[0]]!r} -> {s[bad[0] + 1]!r})"
+        )
+
+
+_ENERGY_NAMES = ("energy", "E", "V")
+
+
+def read_path(path, path_length: float | None = None) -> MEP:
+    """Read a path file (CSV, Parquet or extended XYZ; see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"path file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".xyz", ".extxyz"):
+        return _read_path_xyz(path)
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a user error here
+        raise TLSFinderError(f"path file {path}: cannot be read as {'Parquet' if suffix == '.parquet' else 'CSV'}: {exc}")
+    ecol = next((c for c in _ENERGY_NAMES if c in df.columns), None)
+    if ecol is None:
+        raise TLSFinderError(f"path file {path}: needs an energy column (one of {_ENERGY_NAMES}); has {list(df.columns)}")
+    energy = pd.to_numeric(df[ecol], errors="coerce").to_numpy(float)
+    if "s" in df.columns or "x" in df.columns:
+        col = "s" if "s" in df.columns else "x"
+        s = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
+        check_path(s, energy, f"{path} (column {col!r})")
+        s = s - s[0]
+    elif "xi" in df.columns:
+        xi = pd.to_numeric(df["xi"], errors="coerce").to_numpy(float)
+        check_path(xi, energy, f"{path} (column 'xi')")
+        if abs(xi[0]) > 1e-6 or abs(xi[-1] - 1.0) > 1e-6:
+            raise TLSFinderError(f"path file {path}: column 'xi' must run from 0 to 1, got {xi[0]!r} .. {xi[-1]!r}")
+        d = path_length
+        if d is None:
+            dcol = next((c for c in ("d", "path_length") if c in df.columns), None)
+            if dcol is None:
+                raise TLSFinderError(
+                    f"path file {path}: column 'xi' needs the path length: a column 'd' or 'path_length', "
+                    "or --path-length"
+                )
+            dv = pd.to_numeric(df[dcol], errors="coerce").to_numpy(float)
+            if not np.all(np.isfinite(dv)) or np.ptp(dv) > 1e-12 * abs(dv[0]):
+                raise TLSFinderError(f"path file {path}: column {dcol!r} must be one finite constant path length")
+            d = float(dv[0])
+        if not (d > 0 and math.isfinite(d)):
+            raise TLSFinderError(f"path file {path}: path length must be positive, got {d!r}")
+        s = xi * d
+    else:
+        raise TLSFinderError(f"path file {path}: needs a reaction coordinate column 's' (sigma) or 'xi' (0..1)")
+    return MEP(s, energy, str(path))
+
+
+def _read_path_xyz(path: Path) -> MEP:
+    import ase.io
+
+    try:
+        frames = ase.io.read(str(path), index=":", format="extxyz")
+    except Exception as exc:  # noqa: BLE001
+        raise TLSFinderError(f"path file {path}: cannot be read as extended XYZ: {exc}")
+    energies = []
+    for k, at in enumerate(frames):
+        e = at.info.get("energy")
+        if e is None and at.calc is not None:
+            e = at.calc.results.get("energy")
+        if e is None:
+            raise TLSFinderError(f"path file {path}: frame {k} has no energy (write energy=... in the comment line)")
+        energies.append(float(e))
+    if not frames:
+        raise TLSFinderError(f"path file {path}: no frames")
+    cell = frames[0].cell
+    if not cell.orthorhombic:
+        raise TLSFinderError(f"path file {path}: only orthorhombic boxes are supported")
+    box = cell.lengths()
+    n = len(frames[0])
+    if any(len(f) != n for f in frames):
+        raise TLSFinderError(f"path file {path}: frames have different particle counts")
+    images = np.array([f.positions for f in frames])
+    energy = np.array(energies)
+    check_path(np.arange(len(energy), dtype=float), energy, str(path))
+    s = path_coordinate(images, box)
+    check_path(s, energy, f"{path} (identical consecutive images)")
+    return MEP(s, energy, str(path))
+
+
+# --------------------------------------------------------------------------
+# The 1D profile
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    """A path oriented with its lower minimum at x = 0; V(x) measured from it (eps)."""
+
+    d: float
+    spline: CubicSpline
+    reversed: bool
+    x_ts: float
+    v_ts: float  # V_a
+    x_low: float  # position of the lower minimum (0 unless the end is not the minimum)
+    x_high: float
+    delta_v: float
+    k1: float  # V'' at the lower minimum (eps / sigma^2)
+    k2: float
+    k_ts: float
+    n_images: int
+    n_interior_minima: int
+    bc: str
+    _grid_cache: dict = field(default_factory=dict, repr=False)
+
+    def grid_values(self, n_xi: int) -> np.ndarray:
+        """V at x_j = j d / n_xi, j = 0..n_xi (cached)."""
+        v = self._grid_cache.get(n_xi)
+        if v is None:
+            v = self.spline(np.linspace(0.0, self.d, n_xi + 1))
+            self._grid_cache[n_xi] = v
+        return v
+
+
+def make_profile(mep: MEP, bc: str = "clamped", flat_tol: float = 1e-10) -> Profile:
+    """Spline the path, put the lower minimum left, locate the barrier and the curvatures.
+
+    ``bc``: spline end condition ('clamped': V' = 0 at the ends, right for NEB
+    endpoints that are minima; or 'not-a-knot', 'natural').  ``flat_tol``
+    (eps): extrema of the spline less prominent than this are ignored when
+    counting interior minima.  The barrier top is the highest stationary point
+    of the spline (or the highest image); the two minima are the lowest points
+    on either side of it (normally the two ends).
+    """
+    if bc not in ("clamped", "not-a-knot", "natural"):
+        raise TLSFinderError(f"splitting: spline end condition must be clamped, not-a-knot or natural, got {bc!r}")
+    s = mep.s - mep.s[0]
+    e = mep.energy - mep.energy.min()
+    prof = _orient(s, e, bc, flat_tol, False)
+    if prof is None:
+        prof = _orient(s[-1] - s[::-1], e[::-1], bc, flat_tol, True)
+    return prof
+
+
+def _orient(s, e, bc, flat_tol, rev):
+    d = float(s[-1])
+    spl0 = CubicSpline(s, e, bc_type=bc)
+    roots = spl0.derivative().roots(extrapolate=False)
+    roots = roots[(roots > 0) & (roots < d)]
+    k_img = int(np.argmax(e))
+    x_ts = float(s[k_img])
+    if len(roots):
+        vr = spl0(roots)
+        j = int(np.argmax(vr))
+        if vr[j] >= e[k_img] - 1e-12 * max(1.0, abs(e[k_img])):
+            x_ts = float(roots[j])
+    xs_l = np.concatenate([[0.0], roots[roots < x_ts]])
+    xs_r = np.concatenate([[d], roots[roots > x_ts]])
+    x1 = float(xs_l[np.argmin(spl0(xs_l))])
+    x2 = float(xs_r[np.argmin(spl0(xs_r))])
+    v1, v2 = float(spl0(x1)), float(spl0(x2))
+    if v2 < v1 and not rev:
+        return None  # the lower minimum is on the right: reverse
+    spl = CubicSpline(s, e - v1, bc_type=bc)
+    n_int = 0
+    for r in roots:
+        if spl(r, 2) > 0:
+            left = spl(np.linspace(0.0, r, 64)).max()
+            right = spl(np.linspace(r, d, 64)).max()
+            if min(left, right) - spl(r) > flat_tol:
+                n_int += 1
+    return Profile(
+        d=d, spline=spl, reversed=rev, x_ts=x_ts, v_ts=float(spl(x_ts)), x_low=x1, x_high=x2,
+        delta_v=v2 - v1, k1=float(spl(x1, 2)), k2=float(spl(x2, 2)), k_ts=float(spl(x_ts, 2)),
+        n_images=len(s), n_interior_minima=n_int, bc=bc,
+    )
+
+
+# --------------------------------------------------------------------------
+# The eigenvalue problem
+# --------------------------------------------------------------------------
+
+
+def lowest_levels(v, h: float, m_tilde: float, k: int = N_LEVELS) -> np.ndarray:
+    """The ``k`` lowest eigenvalues of -1/(2 m~) d^2/dx^2 + V on a uniform grid.
+
+    ``v``: potential at the grid points (eps), spacing ``h`` (sigma); Dirichlet
+    conditions one point beyond both ends; 5-point Laplacian.  ARPACK
+    (``eigsh``) in shift-invert mode with the shift at min(V), below the whole
+    spectrum, so that H - shift is positive definite and is factorised by a
+    banded Cholesky.  The ARPACK start vector is fixed (deterministic results).
+    """
+    v = np.asarray(v, dtype=float)
+    n = len(v)
+    if n < 3 * k:
+        raise TLSFinderError(f"splitting: grid of {n} points is too small for {k} levels")
+    if not np.all(np.isfinite(v)):
+        raise TLSFinderError("splitting: potential on the grid is not finite")
+    c = 1.0 / (24.0 * m_tilde * h * h)
+    shift = float(v.min())
+    # Upper banded storage for pbtrf: row 2 = diagonal, row 1 = first super, row 0 = second super.
+    ab = np.empty((3, n))
+    ab[2] = 30.0 * c + (v - shift)
+    ab[1, 0] = 0.0
+    ab[1, 1:] = -16.0 * c
+    ab[0, :2] = 0.0
+    ab[0, 2:] = c
+    for attempt in range(4):
+        cf, info = lapack.dpbtrf(ab)
+        if info == 0:
+            break
+        # Not positive definite in floating point (only for absurd inputs): lower the shift.
+        delta = 10.0 ** attempt * 1e-6 * max(1.0, 64.0 * c)
+        ab[2] += delta
+        shift -= delta
+    else:
+        raise TLSFinderError("splitting: shifted Hamiltonian is not positive definite")
+
+    def solve(b):
+        x, _ = lapack.dpbtrs(cf, b)
+        return x
+
+    def apply_h(x):  # H x (only for completeness: eigsh's shift-invert mode uses OPinv)
+        y = (30.0 * c + v) * x
+        y[1:] -= 16.0 * c * x[:-1]
+        y[:-1] -= 16.0 * c * x[1:]
+        y[2:] += c * x[:-2]
+        y[:-2] += c * x[2:]
+        return y
+
+    a_op = sla.LinearOperator((n, n), matvec=apply_h, dtype=float)
+    op = sla.LinearOperator((n, n), matvec=solve, dtype=float)
+    v0 = _start_vector(n)
+    try:
+        lam = sla.eigsh(a_op, k=k, sigma=shift, which="LM", OPinv=op, v0=v0, return_eigenvectors=False, tol=0.0)
+    except sla.ArpackNoConvergence as exc:
+        raise TLSFinderError(f"splitting: ARPACK did not converge ({exc})")
+    return np.sort(lam)
+
+
+_V0_CACHE: dict[int, np.ndarray] = {}
+
+
+def _start_vector(n: int) -> np.ndarray:
+    v0 = _V0_CACHE.get(n)
+    if v0 is None:
+        v0 = np.random.default_rng(20240501).standard_normal(n)
+        if len(_V0_CACHE) > 64:
+            _V0_CACHE.clear()
+        _V0_CACHE[n] = v0
+    return v0
+
+
+def _continuation(profile: Profile, side: str, u: np.ndarray, kind: str, path_vals: np.ndarray, h: float):
+    """Potential beyond the ``side`` ('left' or 'right') end at distances u = j h, j = 1.."""
+    spl = profile.spline
+    x0 = 0.0 if side == "left" else profile.d
+    sgn = -1.0 if side == "left" else 1.0  # outward direction in x
+    v0 = float(spl(x0))
+    s0 = float(spl(x0, 1)) * sgn  # dV/du outward
+    k0 = max(float(spl(x0, 2)), _curvature_floor(profile))
+    if kind == "harmonic":
+        return v0 + s0 * u + 0.5 * k0 * u * u
+    # mirror: V(x0 - sgn u) on the well side up to the barrier top, then the parabola.
+    u_ts = profile.x_ts if side == "left" else profile.d - profile.x_ts
+    j = np.rint(u / h).astype(int)
+    n_xi = len(path_vals) - 1
+    j_ts = int(min(round(u_ts / h), n_xi))
+    inside = j <= j_ts
+    out = np.empty_like(u)
+    idx = j[inside] if side == "left" else n_xi - j[inside]
+    out[inside] = path_vals[idx]
+    v_top = path_vals[j_ts if side == "left" else n_xi - j_ts]
+    du = u[~inside] - j_ts * h
+    out[~inside] = v_top + 0.5 * k0 * du * du
+    return out
+
+
+def _curvature_floor(profile: Profile) -> float:
+    """Smallest curvature used for a continuation (guards against flat or concave ends)."""
+    scale = max(abs(profile.k1), abs(profile.k2), abs(profile.k_ts), 1e-12)
+    return 1e-3 * scale
+
+
+def _extension_points(profile, side, kind, m_tilde, e_ref, h, path_vals, wall_action, max_len) -> int:
+    """Number of continuation points so that the WKB action at e_ref into the wall >= wall_action."""
+    if kind == "none":
+        return 0
+    n = max(16, int(0.05 * profile.d / h))
+    n_max = max(16, int(max_len / h))
+    while True:
+        n = min(n, n_max)
+        u = h * np.arange(1, n + 1)
+        v = _continuation(profile, side, u, kind, path_vals, h)
+        act = np.cumsum(np.sqrt(2.0 * m_tilde * np.clip(v - e_ref, 0.0, None))) * h
+        hit = np.flatnonzero(act >= wall_action)
+        if len(hit):
+            return int(hit[0]) + 1
+        if n >= n_max:
+            return n
+        n *= 2
+
+
+@dataclass
+class Levels:
+    """Levels of one solve and the grid used."""
+
+    e: np.ndarray  # e1..e5 (eps, from the lower minimum)
+    n_left: int
+    n_right: int
+    n_xi: int
+    wall_ok: bool
+
+    @property
+    def n_grid(self) -> int:
+        return self.n_xi + 1 + self.n_left + self.n_right
+
+
+def solve_profile(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "harmonic",
+                  wall_action: float = 18.0, k: int = N_LEVELS, ext: tuple[int, int] | None = None,
+                  max_ext: float | None = None) -> Levels:
+    """The ``k`` lowest levels of Eq. 10 for ``profile`` with ``n_xi`` intervals on [0, d].
+
+    ``ext`` = (n_left, n_right) forces the continuation lengths in grid points
+    (used by the convergence check to keep the same physical domain);
+    ``max_ext`` caps each continuation (sigma, default 4 d).
+    """
+    if continuation not in CONTINUATIONS:
+        raise TLSFinderError(f"splitting: continuation must be one of {CONTINUATIONS}, got {continuation!r}")
+    if n_xi < 50:
+        raise TLSFinderError(f"splitting: n_xi must be >= 50, got {n_xi}")
+    h = profile.d / n_xi
+    vals = profile.grid_values(n_xi)
+    max_len = 4.0 * profile.d if max_ext is None else max_ext
+    hw_low = math.sqrt(max(profile.k1, _curvature_floor(profile)) / m_tilde)
+    e_ref = 5.0 * hw_low
+    wall_ok = True
+    for attempt in range(3):
+        if ext is None:
+            nl = _extension_points(profile, "left", continuation, m_tilde, e_ref, h, vals, wall_action, max_len)
+            nr = _extension_points(profile, "right", continuation, m_tilde, e_ref, h, vals, wall_action, max_len)
+        else:
+            nl, nr = ext
+        parts = []
+        if nl:
+            parts.append(_continuation(profile, "left", h * np.arange(nl, 0, -1), continuation, vals, h))
+        parts.append(vals)
+        if nr:
+            parts.append(_continuation(profile, "right", h * np.arange(1, nr + 1), continuation, vals, h))
+        v = np.concatenate(parts)
+        e = lowest_levels(v, h, m_tilde, k)
+        if continuation == "none" or ext is not None:
+            break
+        # A posteriori: the highest level must be well inside the walls.
+        if e[-1] <= e_ref:
+            break
+        e_ref = e[-1] + 0.5 * (e[-1] - e[0]) + hw_low
+        if attempt == 2:
+            wall_ok = False
+    # Final check of the wall: action of e_k through each continuation.
+    if continuation != "none":
+        for side, nn in (("left", nl), ("right", nr)):
+            u = h * np.arange(1, nn + 1)
+            vv = _continuation(profile, side, u, continuation, vals, h)
+            act = float(np.sum(np.sqrt(2.0 * m_tilde * np.clip(vv - e[-1], 0.0, None))) * h)
+            if act < 0.5 * wall_action:
+                wall_ok = False
+    return Levels(e=e, n_left=nl, n_right=nr, n_xi=n_xi, wall_ok=wall_ok)
+
+
+# --------------------------------------------------------------------------
+# WKB (Eqs. 14, 15)
+# --------------------------------------------------------------------------
+
+
+def turning_points(profile: Profile, e: float) -> tuple[float, float, bool]:
+    """Crossings a < x_TS < b of V(x) = e nearest the barrier top.
+
+    Returns (a, b, ok); if e is above the barrier top a = b = x_TS; if e is
+    below the upper minimum b is that minimum; ok is False in both cases.
+    """
+    spl = profile.spline
+    if e >= profile.v_ts:
+        return profile.x_ts, profile.x_ts, False
+    roots = spl.solve(e, extrapolate=False)
+    roots = roots[np.isfinite(roots)]
+    left = roots[(roots >= 0.0) & (roots < profile.x_ts)]
+    right = roots[(roots > profile.x_ts) & (roots <= profile.d)]
+    ok = True
+    if len(left):
+        a = float(left.max())
+    else:
+        a, ok = profile.x_low, False
+    if len(right):
+        b = float(right.min())
+    else:
+        b, ok = profile.x_high, False
+    return a, b, ok
+
+
+def barrier_action(profile: Profile, e: float, m_tilde: float, a: float, b: float) -> float:
+    """S = int_a^b sqrt(2 m~ (V - e)) dx (hbar = 1), Gauss-Legendre after x = mid - half cos(theta)."""
+    if b <= a:
+        return 0.0
+    th = math.pi * _GL_X
+    mid, half = 0.5 * (a + b), 0.5 * (b - a)
+    x = mid - half * np.cos(th)
+    f = np.sqrt(2.0 * m_tilde * np.clip(profile.spline(x) - e, 0.0, None)) * half * np.sin(th)
+    return float(math.pi * np.dot(_GL_W, f))
+
+
+def half_period_integral(profile: Profile, e: float, m_tilde: float, a: float) -> float:
+    """int_{x_low}^a dx / p, p = sqrt(2 m~ (e - V)), with x = a - t^2 to remove the 1/sqrt at a."""
+    x0 = profile.x_low
+    if a <= x0:
+        return float("nan")
+    tmax = math.sqrt(a - x0)
+    t = tmax * _GL_X
+    x = a - t * t
+    p2 = 2.0 * m_tilde * (e - profile.spline(x))
+    # Near the turning point p2 ~ 2 m~ F t^2: use the slope there where t is tiny.
+    slope = max(float(profile.spline(a, 1)), 0.0)
+    tiny = t * t < 1e-14 * max(a - x0, 1e-300)
+    p2 = np.where(tiny, 2.0 * m_tilde * slope * t * t, p2)
+    p2 = np.clip(p2, 1e-300, None)
+    return float(tmax * np.dot(_GL_W, 2.0 * t / np.sqrt(p2)))
+
+
+# --------------------------------------------------------------------------
+# One double well, one mass
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class SplittingResult:
+    """Quantum quantities of one profile for one effective mass (energies in eps)."""
+
+    m_tilde: float
+    levels: np.ndarray
+    E: float
+    Delta: float
+    Delta_0: float
+    Gamma: float  # eps / hbar
+    hw1: float
+    hw2: float
+    E_rel_change: float
+    converged: bool
+    wkb_ok: bool
+    n_grid: int
+
+    def row(self, suffix: str = "") -> dict:
+        out = {f"e{i + 1}": float(x) for i, x in enumerate(self.levels)}
+        out.update(E=self.E, Delta=self.Delta, Delta_0=self.Delta_0, Gamma=self.Gamma, hw1=self.hw1, hw2=self.hw2,
+                   E_rel_change=self.E_rel_change, converged=self.converged, wkb_ok=self.wkb_ok, n_grid=self.n_grid)
+        return {f"{k}{suffix}": v for k, v in out.items()}
+
+
+def splitting(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "harmonic",
+              check_convergence: bool = True, conv_rtol: float = 1e-3, wall_action: float = 18.0) -> SplittingResult:
+    """Splitting and TLS parameters of ``profile`` for effective mass ``m_tilde``."""
+    if not (m_tilde > 0 and math.isfinite(m_tilde)):
+        raise TLSFinderError(f"splitting: m_tilde must be positive, got {m_tilde!r}")
+    lv = solve_profile(profile, m_tilde, n_xi, continuation, wall_action)
+    e = lv.e
+    E = float(e[1] - e[0])
+    converged = lv.wall_ok
+    rel = float("nan")
+    if check_convergence:
+        lv2 = solve_profile(profile, m_tilde, 2 * n_xi, continuation, wall_action,
+                            ext=(2 * lv.n_left, 2 * lv.n_right))
+        E2 = float(lv2.e[1] - lv2.e[0])
+        rel = abs(E - E2) / abs(E2) if E2 != 0 else float("inf")
+        span = float(lv2.e[-1] - lv2.e[0])
+        converged = converged and rel <= conv_rtol and bool(np.all(np.abs(e - lv2.e) <= conv_rtol * span))
+    sq = math.sqrt(m_tilde)
+    hw1 = math.sqrt(abs(profile.k1)) / sq
+    hw2 = math.sqrt(abs(profile.k2)) / sq
+    delta = profile.delta_v + 0.5 * (hw2 - hw1)
+    ebar = 0.5 * (e[0] + e[1])
+    a, b, ok1 = turning_points(profile, ebar)
+    delta0 = ebar * math.exp(-barrier_action(profile, ebar, m_tilde, a, b))
+    a2, b2, ok2 = turning_points(profile, float(e[1]))
+    s2 = barrier_action(profile, float(e[1]), m_tilde, a2, b2)
+    tint = half_period_integral(profile, float(e[1]), m_tilde, a2)
+    gamma = (1.0 / m_tilde) / tint * math.exp(-2.0 * s2) if tint > 0 else float("nan")
+    return SplittingResult(m_tilde=m_tilde, levels=e, E=E, Delta=delta, Delta_0=delta0, Gamma=gamma, hw1=hw1,
+                           hw2=hw2, E_rel_change=rel, converged=bool(converged), wkb_ok=bool(ok1 and ok2),
+                           n_grid=lv.n_grid)
+
+
+# --------------------------------------------------------------------------
+# One double well, all presets: the DW-table row
+# --------------------------------------------------------------------------
+
+
+def profile_row(profile: Profile) -> dict:
+    """The preset-independent columns of a DW row."""
+    return {
+        "d_path": profile.d,
+        "V_a": profile.v_ts,
+        "Delta_V": profile.delta_v,
+        "V_b": profile.v_ts - 0.5 * profile.delta_v,
+        "w1": math.sqrt(abs(profile.k1)),
+        "w2": math.sqrt(abs(profile.k2)),
+        "w_TS": math.sqrt(abs(profile.k_ts)),
+        "xi_TS": profile.x_ts / profile.d,
+        "reversed": profile.reversed,
+        "n_images": profile.n_images,
+        "n_interior_minima": profile.n_interior_minima,
+    }
+
+
+def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuation: str = "harmonic",
+                bc: str = "clamped", check_convergence: bool = True, conv_rtol: float = 1e-3) -> dict:
+    """Everything about one double well: the preset-independent columns and, for each
+    preset, its quantum columns with suffix ``_<preset name>`` (see the module docstring)."""
+    prof = make_profile(mep, bc=bc)
+    row = profile_row(prof)
+    for p in presets:
+        r = splitting(prof, p.m_tilde, n_xi, continuation, check_convergence, conv_rtol)
+        row.update(r.row(f"_{p.name}"))
+        row[f"Gamma_per_s_{p.name}"] = float(rate_to_per_second(r.Gamma, p)) if p.has_si else float("nan")
+        row[f"is_TLS_{p.name}"] = bool(p.is_tls(r.E))
+    return row
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def add_cli(subparsers) -> None:
+    """Register ``tlsfinder splitting``."""
+    p = subparsers.add_parser(
+        "splitting",
+        help="quantum splitting E and TLS parameters of double wells from path files",
+        description="Solve the 1D Schroedinger equation along minimum energy paths (seed 001 Eq. 10) "
+        "and write one row per path file with E, Delta, Delta_0, Gamma, V_a, Delta_V, V_b, w1, w2, w_TS "
+        "for each unit preset.",
+    )
+    p.add_argument("paths", nargs="+", help="path files: CSV/Parquet (energy + s or xi) or extended XYZ")
+    p.add_argument("--model", default="KA2", choices=sorted(PRESETS), help="model whose unit presets apply (KA2)")
+    p.add_argument("--preset", action="append", dest="presets", metavar="NAME",
+                   help="unit preset (repeatable; default: all presets of the model)")
+    p.add_argument("--m-tilde", type=float, help="custom effective mass m eps sigma^2 / hbar^2 instead of presets")
+    p.add_argument("--kT-Q", type=float, dest="kT_Q", help="TLS threshold (eps) for --m-tilde (default 2 pi / m~)")
+    p.add_argument("--n-xi", type=int, default=N_XI, help="grid intervals along the path (2000)")
+    p.add_argument("--continuation", default="harmonic", choices=CONTINUATIONS)
+    p.add_argument("--bc", default="clamped", choices=("clamped", "not-a-knot", "natural"),
+                   help="spline end condition (clamped: the ends are minima)")
+    p.add_argument("--path-length", type=float, help="path length d (sigma) for files with an 'xi' column")
+    p.add_argument("--no-check", action="store_true", help="skip the N_xi-doubling convergence check")
+    p.add_argument("-o", "--output", help="write the table here (.parquet or .csv); default: print it")
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    if args.m_tilde is not None:
+        presets = [custom_preset("custom", args.model, m_tilde=args.m_tilde, kT_Q=args.kT_Q)]
+    else:
+        names = args.presets or sorted(PRESETS[args.model])
+        presets = [get_preset(args.model, n) for n in names]
+    rows = []
+    for f in args.paths:
+        mep = read_path(f, args.path_length)
+        row = {"path_file": str(f)}
+        row.update(analyse_mep(mep, presets, args.n_xi, args.continuation, args.bc, not args.no_check))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if args.output:
+        from .io import atomic_path
+
+        out = Path(args.output)
+        with atomic_path(out) as tmp:
+            if out.suffix.lower() == ".csv":
+                df.to_csv(tmp, index=False)
+            else:
+                df.to_parquet(tmp, index=False)
+        print(f"wrote {len(df)} row(s) to {out}")
+    else:
+        cols = ["path_file", "d_path", "V_a", "Delta_V"]
+        for p in presets:
+            cols += [f"E_{p.name}", f"converged_{p.name}", f"is_TLS_{p.name}"]
+        with pd.option_context("display.width", 200, "display.max_columns", 50):
+            print(df[cols].to_string(index=False))
+    return 0

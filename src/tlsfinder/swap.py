@@ -1,0 +1,220 @@
+"""Swap Monte Carlo with local energy differences (numba).
+
+LAMMPS's ``fix atom/swap`` recomputes the whole system's energy for every
+attempt.  A swap changes only the interactions of the two particles involved,
+so here an attempt costs two neighbour sums: positions are taken from LAMMPS
+between MD blocks (they do not move during a block of swaps), a full
+neighbour list is built once per block, and each attempt evaluates
+
+    dE = sum_{k in nb(i), k != j} [v(s_j, s_k; r_ik) - v(s_i, s_k; r_ik)]
+       + sum_{k in nb(j), k != i} [v(s_i, s_k; r_jk) - v(s_j, s_k; r_jk)]
+
+(the i-j pair itself is unchanged by the exchange) and accepts with the
+Metropolis probability min(1, exp(-dE / T)).  Proposals are symmetric, so
+detailed balance holds:
+
+* KA2: each attempt picks a kind, A<->C or B<->C, with probability 1/2, then a
+  uniformly random particle of each of the two types, and exchanges their types
+  (as two ``fix atom/swap`` instances with ``types 1 3`` / ``types 2 3`` do).
+* PSS: each attempt picks two distinct particles uniformly and exchanges their
+  diameters.
+
+All random numbers come from a numpy Generator, so a seed fixes the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .models import KA2, KA2_EPS, KA2_SIGMA, PSS, Model
+
+
+@dataclass
+class SwapStats:
+    """Attempted and accepted swaps per kind (KA2: [A<->C, B<->C]; PSS: [diameters])."""
+
+    attempted: np.ndarray
+    accepted: np.ndarray
+
+    @property
+    def rate(self) -> np.ndarray:
+        return self.accepted / np.maximum(self.attempted, 1)
+
+    def __iadd__(self, other: "SwapStats"):
+        self.attempted = self.attempted + other.attempted
+        self.accepted = self.accepted + other.accepted
+        return self
+
+
+def neighbor_list(positions: np.ndarray, box: np.ndarray, cutoff: float):
+    """Full neighbour list in CSR form: (start (N+1,), neighbours, distances)."""
+    n = len(positions)
+    wrapped = np.mod(positions, box)
+    wrapped[wrapped >= box] -= box[np.nonzero(wrapped >= box)[1]]
+    tree = cKDTree(wrapped, boxsize=box)
+    ij = tree.query_pairs(cutoff, output_type="ndarray")
+    d = positions[ij[:, 1]] - positions[ij[:, 0]]
+    d -= box * np.round(d / box)
+    r = np.sqrt(np.einsum("ij,ij->i", d, d))
+    a = np.concatenate([ij[:, 0], ij[:, 1]])
+    b = np.concatenate([ij[:, 1], ij[:, 0]])
+    rr = np.concatenate([r, r])
+    order = np.argsort(a, kind="stable")
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(a, minlength=n), out=start[1:])
+    return start, b[order].astype(np.int64), rr[order]
+
+
+@numba.njit(cache=True)
+def _u(x, a12, a6, c0, c2, c4):
+    x2 = x * x
+    ix6 = 1.0 / (x2 * x2 * x2)
+    return a12 * ix6 * ix6 - a6 * ix6 + c0 + c2 * x2 + c4 * x2 * x2
+
+
+@numba.njit(cache=True)
+def _ka2_particle_delta(p, other, t_old, t_new, types, start, nbr, dist, eps, sig, form):
+    a12, a6, c0, c2, c4, xc = form
+    de = 0.0
+    for m in range(start[p], start[p + 1]):
+        k = nbr[m]
+        if k == other:
+            continue
+        r = dist[m]
+        tk = types[k]
+        s_new = sig[t_new, tk]
+        if r < xc * s_new:
+            de += eps[t_new, tk] * _u(r / s_new, a12, a6, c0, c2, c4)
+        s_old = sig[t_old, tk]
+        if r < xc * s_old:
+            de -= eps[t_old, tk] * _u(r / s_old, a12, a6, c0, c2, c4)
+    return de
+
+
+@numba.njit(cache=True)
+def ka2_swap_block(types, members, kinds, pick_a, pick_c, uniforms, beta, start, nbr, dist, eps, sig, form,
+                   attempted, accepted):
+    """Run len(kinds) attempts in place.
+
+    ``members[t]`` lists the particles of type t (padded rows); ``kinds[m]`` is 0 (A<->C) or
+    1 (B<->C); ``pick_a``/``pick_c`` are uniform floats in [0, 1) choosing the two particles.
+    """
+    counts = np.zeros(3, dtype=np.int64)
+    for t in range(3):
+        counts[t] = 0
+    for p in range(types.shape[0]):
+        counts[types[p]] += 1
+    for m in range(kinds.shape[0]):
+        t1 = kinds[m]  # type 0 (A) or 1 (B); partner is type 2 (C)
+        if counts[t1] == 0 or counts[2] == 0:
+            continue
+        q1 = int(pick_a[m] * counts[t1])
+        q2 = int(pick_c[m] * counts[2])
+        i = members[t1, q1]
+        j = members[2, q2]
+        attempted[t1] += 1
+        de = _ka2_particle_delta(i, j, t1, 2, types, start, nbr, dist, eps, sig, form)
+        de += _ka2_particle_delta(j, i, 2, t1, types, start, nbr, dist, eps, sig, form)
+        if de <= 0.0 or uniforms[m] < np.exp(-beta * de):
+            types[i] = 2
+            types[j] = t1
+            members[t1, q1] = j
+            members[2, q2] = i
+            accepted[t1] += 1
+
+
+@numba.njit(cache=True)
+def _pss_particle_delta(p, other, s_old, s_new, diam, start, nbr, dist, nonadd, form):
+    a12, a6, c0, c2, c4, xc = form
+    de = 0.0
+    for m in range(start[p], start[p + 1]):
+        k = nbr[m]
+        if k == other:
+            continue
+        r = dist[m]
+        sk = diam[k]
+        sn = 0.5 * (s_new + sk) * (1.0 - nonadd * abs(s_new - sk))
+        if r < xc * sn:
+            de += _u(r / sn, a12, a6, c0, c2, c4)
+        so = 0.5 * (s_old + sk) * (1.0 - nonadd * abs(s_old - sk))
+        if r < xc * so:
+            de -= _u(r / so, a12, a6, c0, c2, c4)
+    return de
+
+
+@numba.njit(cache=True)
+def pss_swap_block(diam, pick_i, pick_j, uniforms, beta, start, nbr, dist, nonadd, form, attempted, accepted):
+    n = diam.shape[0]
+    for m in range(pick_i.shape[0]):
+        i = int(pick_i[m] * n)
+        j = int(pick_j[m] * (n - 1))
+        if j >= i:
+            j += 1  # uniform over the other n - 1 particles
+        si, sj = diam[i], diam[j]
+        attempted[0] += 1
+        de = _pss_particle_delta(i, j, si, sj, diam, start, nbr, dist, nonadd, form)
+        de += _pss_particle_delta(j, i, sj, si, diam, start, nbr, dist, nonadd, form)
+        if de <= 0.0 or uniforms[m] < np.exp(-beta * de):
+            diam[i] = sj
+            diam[j] = si
+            accepted[0] += 1
+
+
+class SwapMC:
+    """Swap moves for one model at temperature ``temperature``.
+
+    Call :meth:`run` with the current positions and species; it returns the new
+    species and the statistics of the block.  ``rng`` makes every choice.
+    """
+
+    def __init__(self, model: Model, temperature: float, rng: np.random.Generator):
+        self.model = model
+        self.beta = 1.0 / float(temperature)
+        self.rng = rng
+        f = model.form
+        self.form = np.array([f.a12, f.a6, f.c0, f.c2, f.c4, f.x_c])
+
+    @property
+    def n_kinds(self) -> int:
+        return 2 if isinstance(self.model, KA2) else 1
+
+    def run(self, positions, box, species, n_attempts: int):
+        """``n_attempts`` swap attempts on a frozen configuration; returns (new species, SwapStats)."""
+        box = np.asarray(box, dtype=float)
+        start, nbr, dist = neighbor_list(np.asarray(positions, float), box, self.model.max_cutoff(species))
+        attempted = np.zeros(self.n_kinds, dtype=np.int64)
+        accepted = np.zeros(self.n_kinds, dtype=np.int64)
+        u = self.rng.random((3, n_attempts))
+        if isinstance(self.model, KA2):
+            types = np.array(species, dtype=np.int64)
+            kinds = self.rng.integers(0, 2, size=n_attempts)
+            counts = np.bincount(types, minlength=3)
+            members = np.full((3, counts.max()), -1, dtype=np.int64)
+            for t in range(3):
+                idx = np.nonzero(types == t)[0]
+                members[t, : len(idx)] = idx
+            ka2_swap_block(types, members, kinds, u[0], u[1], u[2], self.beta, start, nbr, dist,
+                           KA2_EPS, KA2_SIGMA, self.form, attempted, accepted)
+            return types, SwapStats(attempted, accepted)
+        assert isinstance(self.model, PSS)
+        diam = np.array(species, dtype=float)
+        pss_swap_block(diam, u[0], u[1], u[2], self.beta, start, nbr, dist, self.model.nonadditivity,
+                       self.form, attempted, accepted)
+        return diam, SwapStats(attempted, accepted)
+
+    def delta_energy(self, positions, box, species, i: int, j: int) -> float:
+        """Energy change of exchanging the species of i and j (local sums; for tests and diagnostics)."""
+        box = np.asarray(box, dtype=float)
+        start, nbr, dist = neighbor_list(np.asarray(positions, float), box, self.model.max_cutoff(species))
+        if isinstance(self.model, KA2):
+            t = np.asarray(species, dtype=np.int64)
+            return _ka2_particle_delta(i, j, t[i], t[j], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form) + \
+                _ka2_particle_delta(j, i, t[j], t[i], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form)
+        s = np.asarray(species, dtype=float)
+        nonadd = self.model.nonadditivity
+        return _pss_particle_delta(i, j, s[i], s[j], s, start, nbr, dist, nonadd, self.form) + \
+            _pss_particle_delta(j, i, s[j], s[i], s, start, nbr, dist, nonadd, self.form)
