@@ -41,6 +41,10 @@ class State:
     velocities: np.ndarray  # (N, 3)
     species: np.ndarray  # types 0..2 (KA2) or diameters (PSS)
     timestep: int
+    # LAMMPS's own wrapped coordinates and packed image flags: restoring these (rather than
+    # re-splitting the unwrapped positions, which rounds) makes the continuation bit for bit.
+    raw_x: np.ndarray | None = None
+    raw_image: np.ndarray | None = None
 
 
 @dataclass
@@ -292,11 +296,16 @@ class Engine:
 
     # -------------------------------------------------------------- state
     def save_state(self) -> State:
-        return State(self.get_positions(), self.get_velocities(), self.get_species(), self.timestep)
+        return State(self.get_positions(), self.get_velocities(), self.get_species(), self.timestep,
+                     raw_x=self._get("x"), raw_image=self._get("image"))
 
     def restore_state(self, state: State) -> None:
         self.set_species(state.species)
-        self.set_positions(state.positions)
+        if state.raw_x is not None and state.raw_image is not None:
+            self._set("x", state.raw_x)
+            self._set("image", state.raw_image)
+        else:
+            self.set_positions(state.positions)
         self.set_velocities(state.velocities)
         self._cmd(f"reset_timestep {int(state.timestep)}")
 

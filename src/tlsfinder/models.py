@@ -135,6 +135,14 @@ class Model:
     def box(self) -> np.ndarray:
         return np.full(3, self.box_length)
 
+    def check_box(self) -> None:
+        """Minimum image needs the box to exceed twice the largest cutoff."""
+        if self.box_length <= 2.0 * self.max_cutoff():
+            raise TLSFinderError(
+                f"model.n = {self.n} is too small at density {self.density}: box length {self.box_length:.3f} "
+                f"must exceed twice the cutoff {self.max_cutoff():.3f} (minimum image)"
+            )
+
     def random_positions(self, rng: np.random.Generator) -> np.ndarray:
         """Uniform random positions (overlapping: use :meth:`lattice_positions` to start MD)."""
         return rng.uniform(0.0, self.box_length, size=(self.n, 3))
@@ -464,4 +472,6 @@ def model_from_config(cfg: dict[str, Any]) -> Model:
         raise TLSFinderError(f"model.n must be positive, got {cfg.get('n')}")
     if cfg.get("density", 1.0) <= 0:
         raise TLSFinderError(f"model.density must be positive, got {cfg.get('density')}")
-    return cls(**cfg)
+    model = cls(**cfg)
+    model.check_box()
+    return model

@@ -89,6 +89,8 @@ def prepare_sample(model: Model, temperature: float, settings: PrepareSettings, 
     n_swaps = int(round(settings.swaps_per_particle * model.n))
     records = []
     with Engine(model, positions, model.box, species) as eng:
+        # Relax lattice overlaps (large PSS diameters) before any MD step.
+        eng.minimize("fire", ftol=0.1, maxiter=1000)
         eng.thermalize(settings.melt_temperature, int(rng.integers(1, 2**31 - 1)))
         eng.run_nvt(settings.melt_steps, settings.melt_temperature, settings.md_dt,
                     damping=settings.thermostat_damping)

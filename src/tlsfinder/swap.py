@@ -182,8 +182,12 @@ class SwapMC:
     def n_kinds(self) -> int:
         return 2 if isinstance(self.model, KA2) else 1
 
-    def run(self, positions, box, species, n_attempts: int):
-        """``n_attempts`` swap attempts on a frozen configuration; returns (new species, SwapStats)."""
+    def run(self, positions, box, species, n_attempts: int, kind: int | None = None):
+        """``n_attempts`` swap attempts on a frozen configuration; returns (new species, SwapStats).
+
+        ``kind`` (KA2 only) restricts the attempts to A<->C (0) or B<->C (1), as one
+        ``fix atom/swap`` instance does; by default each attempt picks one of them at random.
+        """
         box = np.asarray(box, dtype=float)
         start, nbr, dist = neighbor_list(np.asarray(positions, float), box, self.model.max_cutoff(species))
         attempted = np.zeros(self.n_kinds, dtype=np.int64)
@@ -191,7 +195,7 @@ class SwapMC:
         u = self.rng.random((3, n_attempts))
         if isinstance(self.model, KA2):
             types = np.array(species, dtype=np.int64)
-            kinds = self.rng.integers(0, 2, size=n_attempts)
+            kinds = self.rng.integers(0, 2, size=n_attempts) if kind is None else np.full(n_attempts, int(kind))
             counts = np.bincount(types, minlength=3)
             members = np.full((3, counts.max()), -1, dtype=np.int64)
             for t in range(3):
@@ -207,14 +211,24 @@ class SwapMC:
         return diam, SwapStats(attempted, accepted)
 
     def delta_energy(self, positions, box, species, i: int, j: int) -> float:
-        """Energy change of exchanging the species of i and j (local sums; for tests and diagnostics)."""
+        """Energy change of exchanging the species of i and j (local sums)."""
+        return float(self.delta_energies(positions, box, species, np.array([[i, j]]))[0])
+
+    def delta_energies(self, positions, box, species, pairs) -> np.ndarray:
+        """Energy changes of exchanging the species of each pair (i, j) of ``pairs`` (M, 2), one at a time."""
         box = np.asarray(box, dtype=float)
         start, nbr, dist = neighbor_list(np.asarray(positions, float), box, self.model.max_cutoff(species))
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        out = np.empty(len(pairs))
         if isinstance(self.model, KA2):
             t = np.asarray(species, dtype=np.int64)
-            return _ka2_particle_delta(i, j, t[i], t[j], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form) + \
-                _ka2_particle_delta(j, i, t[j], t[i], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form)
+            for m, (i, j) in enumerate(pairs):
+                out[m] = _ka2_particle_delta(i, j, t[i], t[j], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form) + \
+                    _ka2_particle_delta(j, i, t[j], t[i], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form)
+            return out
         s = np.asarray(species, dtype=float)
         nonadd = self.model.nonadditivity
-        return _pss_particle_delta(i, j, s[i], s[j], s, start, nbr, dist, nonadd, self.form) + \
-            _pss_particle_delta(j, i, s[j], s[i], s, start, nbr, dist, nonadd, self.form)
+        for m, (i, j) in enumerate(pairs):
+            out[m] = _pss_particle_delta(i, j, s[i], s[j], s, start, nbr, dist, nonadd, self.form) + \
+                _pss_particle_delta(j, i, s[j], s[i], s, start, nbr, dist, nonadd, self.form)
+        return out
