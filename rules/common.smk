@@ -1,5 +1,7 @@
 # Shared set-up: config validation (before any job starts), the glass list, the container.
 
+import os
+
 from tlsfinder import TLSFinderError
 from tlsfinder.config import schema_path, validate_config
 from tlsfinder.workflow import glasses, tf_label
@@ -11,6 +13,8 @@ except TLSFinderError as exc:
 validate(config, str(schema_path()))
 
 CONTAINER = config["container"]
+# envs/tlsfinder.yaml installs the package from here (conda copies the env file elsewhere).
+os.environ.setdefault("TLSFINDER_ROOT", workflow.basedir)
 GLASSES = glasses(config)
 TFS = [tf_label(t) for t in config["prepare"]["temperatures"]]
 

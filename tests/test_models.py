@@ -90,10 +90,10 @@ def test_ka2_lj_part_is_the_textbook_potential():
 
 def test_ka2_composition_and_counts():
     m = KA2(n=1200, density=1.35)
-    assert m.counts.tolist() == [720, 240, 240]
+    assert m.counts.tolist() == [800, 200, 200]  # A:B:C = 4:1:1 (seed 001)
     assert m.box_length == pytest.approx((1200 / 1.35) ** (1 / 3))
     t = m.make_species(np.random.default_rng(0))
-    assert np.bincount(t).tolist() == [720, 240, 240]
+    assert np.bincount(t).tolist() == [800, 200, 200]
     assert m.max_cutoff() == pytest.approx(2.5 * KA2_SIGMA.max())
 
 
@@ -115,6 +115,9 @@ def test_model_config_errors_name_the_key():
     with pytest.raises(TLSFinderError, match="density"):
         model_from_config({"name": "PSS", "density": 0})
     with pytest.raises(TLSFinderError, match="composition"):
-        model_from_config({"name": "KA2", "composition": [0.5, 0.2, 0.2]})
+        model_from_config({"name": "KA2", "composition": [0.5, -0.2, 0.2]})
+    with pytest.raises(TLSFinderError, match="composition"):
+        model_from_config({"name": "KA2", "composition": [1, 1, 0]})
+    assert model_from_config({"name": "KA2", "composition": [0.6, 0.2, 0.2]}).counts.tolist() == [720, 240, 240]
     with pytest.raises(TLSFinderError, match="polydispersity"):
         model_from_config({"name": "KA2", "polydispersity": 0.2})

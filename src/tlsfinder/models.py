@@ -247,9 +247,10 @@ class Model:
 # Pair parameters of KA2 (seed 001 Table/Eq. 1; Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
 KA2_EPS = np.array([[1.0, 1.5, 1.25], [1.5, 0.5, 1.0], [1.25, 1.0, 0.75]])
 KA2_SIGMA = np.array([[1.0, 0.8, 0.9], [0.8, 0.88, 0.84], [0.9, 0.84, 0.94]])
-# Composition A:B:C of KA2: the Kob-Andersen A80B20 mixture with a quarter of the A
-# particles turned into C, i.e. A60 B20 C20 (Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
-KA2_COMPOSITION = (0.6, 0.2, 0.2)
+# Composition A:B:C = 4:1:1 of KA2 as stated by Mocanu et al. (seed 001, section II.B: "A (large),
+# B (small), and C (medium), in a ratio A:B:C=4:1:1"), the model of Parmar, Ozawa, Berthier,
+# PRL 125, 085505 (2020), ref. [31] there.  N = 1200 gives 800:200:200.
+KA2_COMPOSITION = (4.0, 1.0, 1.0)
 TYPE_NAMES = ("A", "B", "C")
 
 
@@ -257,7 +258,7 @@ TYPE_NAMES = ("A", "B", "C")
 class KA2(Model):
     """Ternary Lennard-Jones KA2 with the C2-smooth cutoff of seed 001 (types A, B, C = 0, 1, 2)."""
 
-    composition: tuple[float, float, float] = KA2_COMPOSITION
+    composition: tuple[float, float, float] = KA2_COMPOSITION  # ratios A:B:C, normalised
     x_c: float = 2.5
     lammps_style: str = "table"
     table_points: int = 20000
@@ -267,15 +268,17 @@ class KA2(Model):
         c0, c2, c4 = smoothing_coefficients_lj(self.x_c)
         self.form = PairForm(4.0, 4.0, 4.0 * c0, 4.0 * c2, 4.0 * c4, self.x_c)
         comp = np.asarray(self.composition, dtype=float)
-        if comp.shape != (3,) or np.any(comp < 0) or not math.isclose(comp.sum(), 1.0, abs_tol=1e-9):
-            raise TLSFinderError(f"model.composition must be three fractions A:B:C summing to 1, got {self.composition}")
+        if comp.shape != (3,) or np.any(comp < 0) or comp.sum() <= 0 or comp[2] == 0:
+            raise TLSFinderError(
+                f"model.composition must be three non-negative ratios A:B:C with C > 0, got {self.composition}")
         if self.lammps_style not in ("table", "lepton"):
             raise TLSFinderError(f"model.lammps_style must be 'table' or 'lepton', got {self.lammps_style!r}")
 
     @property
     def counts(self) -> np.ndarray:
         """Particles per type; rounding leftovers go to A."""
-        c = np.floor(np.asarray(self.composition) * self.n + 1e-9).astype(int)
+        frac = np.asarray(self.composition, dtype=float) / float(np.sum(self.composition))
+        c = np.floor(frac * self.n + 1e-9).astype(int)
         c[0] += self.n - c.sum()
         return c
 

@@ -1,0 +1,31 @@
+# Developer and CI entry points.
+#
+#   make venv   create .venv (python3.11 -m venv) and install the package with its test extra
+#   make test   run the test suite (includes the one-node Slurm test when Slurm is installed)
+#   make demo   run the workflow on the embedded demo config with the local profile
+#   make clean  remove .venv, build leftovers and caches (results/ is kept)
+#
+# The venv is rebuilt only when pyproject.toml changes (stamp file .venv/.installed).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test demo clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/snakemake --profile profiles/local
+
+clean:
+	rm -rf $(VENV) build .pytest_cache src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

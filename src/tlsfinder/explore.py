@@ -1,0 +1,472 @@
+"""Landscape exploration: MD at T_exp with quenches, the library of inherent structures.
+
+Protocol (seed 001, section II.D): velocities from Maxwell-Boltzmann at T_exp,
+MD with dt = 0.0025 and a Berendsen thermostat; every tau_cg the configuration
+is quenched (conjugate gradient) to its inherent structure (IS) and the
+trajectory continues from the exact pre-quench state.
+
+Three protocols (``ExploreSettings.protocol``):
+
+``every_step``
+    quench after every MD step: finds every transition, costs one quench per step
+    (the reference of ``benchmarks/explore.py``).
+``fixed``
+    quench every tau_cg only (seed 001's production protocol): misses hops that
+    go and come back within tau_cg.
+``bisect`` (default)
+    quench every tau_cg; MD snapshots of the interval are kept in memory, and
+    (a) when the IS at both ends differ, the interval is bisected by quenching
+    stored snapshots until every change is located to one MD step, recovering the
+    IS visited in between; (b) when both ends are in the same IS a, the snapshot
+    farthest from a (largest single-particle displacement, minimum image) is
+    quenched if that displacement exceeds ``hop_threshold``: an excursion a -> c
+    -> a moves some particle far from its place in a, while a thermal vibration
+    inside the basin does not.  Quenches that only confirm a known IS are
+    shortened: they stop at ``loose_ftol`` and are accepted when within
+    ``loose_distance`` of that IS; only new IS are converged to ``ftol``.
+
+IS identity: two quenched configurations are the same IS when their energies per
+particle differ by less than ``energy_tol`` and their distance (seed 001 Eq. 7,
+d = sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image, same labels) is below
+``distance_tol``.  With ``ftol`` = 1e-10 on the largest force component, a
+minimum is located to ~ftol / k_min (k_min ~ 1e-2 for the softest modes) i.e.
+1e-8 sigma and its energy to ~ftol^2 / k_min per particle, so the defaults
+(1e-4 sigma, 1e-7 eps) sit many orders above the convergence noise and well
+below the distance of a single-particle hop of 0.1 sigma in N = 1200
+(0.1 / sqrt(1200) = 3e-3 sigma).  An unconverged quench (step limit reached)
+is counted in ``failed_quenches`` and never stored.
+
+Outputs (``write_outputs``) in the glass folder:
+
+``is_library.h5``
+    ``positions`` (n_IS, N, 3) float64 (unwrapped along the trajectory),
+    ``energy`` (n_IS,) per particle, ``first_seen`` (n_IS,) time (tau),
+    ``visits`` (n_IS,) quenches that ended there, ``fmax`` (n_IS,), ``species`` (N,);
+    attrs ``box``, ``model`` (JSON), ``glass``, ``format`` = ``tlsfinder-islib/1``.
+``timeseries.parquet``
+    one row per change of IS located in time: ``step``, ``time``, ``is_id``
+    (the IS from that step on); the first row is the IS of step 0.
+``transitions.parquet``
+    ``i``, ``j``, ``count``: observed transitions i -> j between consecutive IS.
+``summary.json``
+    n_IS, transitions, bidirectional pairs, quenches (full / shortened / failed),
+    force evaluations, MD steps, wall time, protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import TLSFinderError
+from .engine import Engine
+from .io import Glass, atomic_path, provenance, read_glass, write_json, write_parquet
+from .models import Model, model_from_config
+from .seeding import stage_rng
+
+log = logging.getLogger(__name__)
+
+ISLIB_FORMAT = "tlsfinder-islib/1"
+PROTOCOLS = ("every_step", "fixed", "bisect")
+
+
+@dataclass
+class ExploreSettings:
+    """Exploration parameters (defaults: seed 001 II.D, KA2)."""
+
+    temperature: float = 0.4  # T_exp
+    dt: float = 0.0025
+    tau_cg: float = 0.0025 * 20  # time between quenches (tau); a multiple of dt
+    n_cg: int = 1000  # number of quench intervals; total time = n_cg * tau_cg
+    thermostat_damping: float = 0.25  # Berendsen time constant (tau)
+    minimizer: str = "cg"
+    ftol: float = 1e-10  # largest force component of a converged IS (eps/sigma)
+    max_iterations: int = 20000
+    energy_tol: float = 1e-7  # per particle (eps)
+    distance_tol: float = 1e-4  # Eq. 7 distance (sigma)
+    protocol: str = "bisect"
+    hop_threshold: float = 0.35  # sigma: single-particle displacement that triggers an excursion check
+    loose_ftol: float = 1e-4
+    loose_distance: float = 2e-3  # sigma (Eq. 7) for a shortened quench to confirm the expected IS
+    loose_energy_tol: float = 1e-5  # per particle
+    checkpoint_seconds: float = 600.0
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> "ExploreSettings":
+        unknown = set(cfg) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise TLSFinderError(f"explore: unknown key(s) {sorted(unknown)}")
+        s = cls(**cfg)
+        s.validate()
+        return s
+
+    @property
+    def steps_per_interval(self) -> int:
+        return int(round(self.tau_cg / self.dt))
+
+    def validate(self) -> None:
+        k = self.tau_cg / self.dt
+        if self.tau_cg <= 0 or abs(k - round(k)) > 1e-9 * max(1.0, k) or round(k) < 1:
+            raise TLSFinderError(f"explore.tau_cg = {self.tau_cg} must be a positive multiple of explore.dt = {self.dt}")
+        if self.protocol not in PROTOCOLS:
+            raise TLSFinderError(f"explore.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.temperature <= 0 or self.dt <= 0 or self.n_cg <= 0:
+            raise TLSFinderError("explore.temperature, explore.dt and explore.n_cg must be positive")
+
+
+def rms_distance(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
+    """Seed 001 Eq. 7: sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image."""
+    d = a - b
+    d -= box * np.round(d / box)
+    return float(np.sqrt(np.einsum("ij,ij->", d, d) / len(a)))
+
+
+def max_displacement(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
+    d = a - b
+    d -= box * np.round(d / box)
+    return float(np.sqrt(np.einsum("ij,ij->i", d, d).max()))
+
+
+@dataclass
+class ISLibrary:
+    """Distinct inherent structures of one glass."""
+
+    box: np.ndarray
+    energy_tol: float
+    distance_tol: float
+    positions: list = field(default_factory=list)
+    energy: list = field(default_factory=list)  # per particle
+    first_seen: list = field(default_factory=list)
+    visits: list = field(default_factory=list)
+    fmax: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.energy)
+
+    def find(self, pos: np.ndarray, e: float, distance_tol: float | None = None, energy_tol: float | None = None,
+             prefer: int | None = None) -> int | None:
+        """Index of the stored IS matching (pos, e), or None; ``prefer`` is tried first."""
+        dtol = self.distance_tol if distance_tol is None else distance_tol
+        etol = self.energy_tol if energy_tol is None else energy_tol
+        order = []
+        if prefer is not None:
+            order.append(prefer)
+        if self.energy:
+            en = np.asarray(self.energy)
+            cand = np.nonzero(np.abs(en - e) < etol)[0]
+            order.extend(int(c) for c in cand[np.argsort(np.abs(en[cand] - e))] if c != prefer)
+        for k in order:
+            if abs(self.energy[k] - e) < etol and rms_distance(pos, self.positions[k], self.box) < dtol:
+                return k
+        return None
+
+    def add(self, pos: np.ndarray, e: float, t: float, fmax: float) -> int:
+        self.positions.append(np.array(pos))
+        self.energy.append(float(e))
+        self.first_seen.append(float(t))
+        self.visits.append(0)
+        self.fmax.append(float(fmax))
+        return len(self.energy) - 1
+
+
+class Explorer:
+    """Explore the landscape of one glass; resumable from its checkpoint file."""
+
+    def __init__(self, model: Model, glass: Glass, settings: ExploreSettings, seed: int, glass_id: str,
+                 checkpoint: str | Path | None = None):
+        self.model, self.glass, self.s, self.glass_id = model, glass, settings, glass_id
+        self.box = np.asarray(glass.box, dtype=float)
+        self.checkpoint_path = Path(checkpoint) if checkpoint else None
+        self.lib = ISLibrary(self.box, settings.energy_tol, settings.distance_tol)
+        self.changes: list[tuple[int, int]] = []  # (step, IS id from that step on)
+        self.interval = 0
+        self.counters = {"quenches": 0, "shortened_quenches": 0, "failed_quenches": 0, "md_steps": 0,
+                         "quench_force_evaluations": 0, "md_force_evaluations": 0, "excursion_checks": 0}
+        self.wall_before = 0.0
+        # Two LAMMPS instances: the MD one only ever runs the trajectory (so every protocol follows
+        # the same trajectory, bit for bit); quenches happen in the other one from copied positions.
+        self.engine = Engine(model, glass.positions, self.box, glass.species)
+        self.engine.set_thermostat("berendsen", settings.temperature, settings.thermostat_damping)
+        self.quencher = Engine(model, glass.positions, self.box, glass.species)
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self._load_checkpoint()
+        else:
+            rng = stage_rng(seed, "explore", glass_id)
+            self.engine.thermalize(settings.temperature, int(rng.integers(1, 2**31 - 1)))
+            self.engine._cmd("reset_timestep 0")
+            k = self._quench(self.engine.get_positions(), 0, None)
+            if k is None:
+                raise TLSFinderError(f"{glass_id}: the initial quench did not converge within "
+                                     f"{settings.max_iterations} iterations (explore.max_iterations)")
+            self.changes.append((0, k))
+
+    # ------------------------------------------------------------------ quench
+    @property
+    def current(self) -> int:
+        return self.changes[-1][1]
+
+    def _quench(self, positions: np.ndarray, step: int, expect: int | None) -> int | None:
+        """IS id of the configuration ``positions`` (at MD step ``step``); None if unconverged."""
+        s, eng = self.s, self.quencher
+        ev0 = eng.force_evaluations
+        eng.set_positions(positions)
+        try:
+            if expect is not None and self.s.protocol == "bisect":
+                res = eng.minimize(s.minimizer, ftol=s.loose_ftol, maxiter=s.max_iterations)
+                pos = eng.get_positions()
+                if rms_distance(pos, self.lib.positions[expect], self.box) < s.loose_distance and \
+                        abs(res.energy / self.model.n - self.lib.energy[expect]) < s.loose_energy_tol:
+                    self.counters["shortened_quenches"] += 1
+                    self.lib.visits[expect] += 1
+                    return expect
+            res = eng.minimize(s.minimizer, ftol=s.ftol, maxiter=s.max_iterations)
+            self.counters["quenches"] += 1
+            if not res.converged:
+                self.counters["failed_quenches"] += 1
+                log.warning("%s: quench at step %d not converged (fmax %.2e > %.1e, %s); not stored",
+                            self.glass_id, step, res.fmax, s.ftol, res.reason)
+                return None
+            pos, e = eng.get_positions(), res.energy / self.model.n
+            k = self.lib.find(pos, e, prefer=expect)
+            if k is None:
+                k = self.lib.add(pos, e, step * s.dt, res.fmax)
+            self.lib.visits[k] += 1
+            return k
+        finally:
+            self.counters["quench_force_evaluations"] += eng.force_evaluations - ev0
+
+    # ------------------------------------------------------------------- MD
+    def _run_md(self, nsteps: int, first: bool) -> None:
+        """MD steps continuing the trajectory.
+
+        LAMMPS is set up afresh (``pre yes``: neighbour lists rebuilt) exactly at the start of every
+        quench interval, in every protocol and after a resume, so the trajectory does not depend on
+        the protocol or on where a run was interrupted.
+        """
+        eng = self.engine
+        ev0 = eng.force_evaluations
+        eng._cmd(f"timestep {self.s.dt!r}", f"run {int(nsteps)} pre {'yes' if first else 'no'} post no")
+        eng.force_evaluations += nsteps + (1 if first else 0)
+        self.counters["md_steps"] += nsteps
+        self.counters["md_force_evaluations"] += eng.force_evaluations - ev0
+
+    def _record(self, step: int, k: int) -> None:
+        if k != self.current:
+            self.changes.append((step, k))
+
+    def _resolve(self, frames: list[tuple[int, np.ndarray]], lo: int, hi: int, a: int, b: int) -> None:
+        """Locate every change of IS between frames[lo] (in a) and frames[hi] (in b) to one step."""
+        if a == b:
+            return
+        if hi - lo <= 1:
+            self._record(frames[hi][0], b)
+            return
+        mid = (lo + hi) // 2
+        c = self._quench(frames[mid][1], frames[mid][0], a)
+        if c is None:  # unconverged: cannot split here, attribute the change to hi
+            self._record(frames[hi][0], b)
+            return
+        self._resolve(frames, lo, mid, a, c)
+        self._resolve(frames, mid, hi, c, b)
+
+    def _excursion(self, frames: list[tuple[int, np.ndarray]], a: int) -> None:
+        """Both ends in a: quench the frame farthest from a if it looks like a hop."""
+        ref = self.lib.positions[a]
+        disp = [max_displacement(p, ref, self.box) for _, p in frames[1:-1]]
+        if not disp:
+            return
+        m = int(np.argmax(disp)) + 1
+        if disp[m - 1] < self.s.hop_threshold:
+            return
+        self.counters["excursion_checks"] += 1
+        c = self._quench(frames[m][1], frames[m][0], a)
+        if c is None or c == a:
+            return
+        self._resolve(frames, 0, m, a, c)
+        self._resolve(frames, m, len(frames) - 1, c, a)
+
+    def step_interval(self) -> None:
+        """One quench interval of tau_cg."""
+        s, eng = self.s, self.engine
+        n = s.steps_per_interval
+        if s.protocol == "fixed":
+            self._run_md(n, first=True)
+            k = self._quench(eng.get_positions(), eng.timestep, self.current)
+            if k is not None:
+                self._record(eng.timestep, k)
+        elif s.protocol == "every_step":
+            for step in range(n):
+                self._run_md(1, first=step == 0)
+                k = self._quench(eng.get_positions(), eng.timestep, self.current)
+                if k is not None:
+                    self._record(eng.timestep, k)
+        else:
+            frames = [(eng.timestep, eng.get_positions())]
+            for step in range(n):
+                self._run_md(1, first=step == 0)
+                frames.append((eng.timestep, eng.get_positions()))
+            a = self.current
+            b = self._quench(frames[-1][1], frames[-1][0], a)
+            if b is not None:
+                if a != b:
+                    self._resolve(frames, 0, n, a, b)
+                else:
+                    self._excursion(frames, a)
+        self.interval += 1
+
+    def run(self, progress_every: int = 100) -> None:
+        """Explore until n_cg intervals are done, checkpointing every ``checkpoint_seconds``."""
+        t0 = time.perf_counter()
+        last_ckpt = t0
+        while self.interval < self.s.n_cg:
+            self.step_interval()
+            now = time.perf_counter()
+            if self.checkpoint_path is not None and now - last_ckpt >= self.s.checkpoint_seconds:
+                self.wall_before += now - t0
+                t0 = now
+                self.save_checkpoint()
+                last_ckpt = now
+            if self.interval % progress_every == 0 or self.interval == self.s.n_cg:
+                log.info("%s interval %d/%d t=%.3g n_IS=%d changes=%d quenches=%d(+%d short)", self.glass_id,
+                         self.interval, self.s.n_cg, self.interval * self.s.tau_cg, len(self.lib),
+                         len(self.changes) - 1, self.counters["quenches"], self.counters["shortened_quenches"])
+        self.wall_before += time.perf_counter() - t0
+
+    # ----------------------------------------------------------- checkpoint
+    def save_checkpoint(self) -> None:
+        st = self.engine.save_state()
+        data = {
+            "format": "tlsfinder-explore-ckpt/1",
+            "glass": self.glass_id,
+            "settings": asdict(self.s),
+            "state": st,
+            "lib": {k: getattr(self.lib, k) for k in ("positions", "energy", "first_seen", "visits", "fmax")},
+            "changes": self.changes,
+            "interval": self.interval,
+            "counters": self.counters,
+            "wall_before": self.wall_before,
+        }
+        with atomic_path(self.checkpoint_path) as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        log.info("%s checkpoint at interval %d (%s)", self.glass_id, self.interval, self.checkpoint_path)
+
+    def _load_checkpoint(self) -> None:
+        try:
+            with open(self.checkpoint_path, "rb") as fh:
+                data = pickle.load(fh)
+        except Exception as exc:  # a checkpoint is always complete (atomic), but be clear if not
+            raise TLSFinderError(f"{self.checkpoint_path}: unreadable exploration checkpoint ({exc})") from exc
+        if data.get("format") != "tlsfinder-explore-ckpt/1" or data.get("glass") != self.glass_id:
+            raise TLSFinderError(f"{self.checkpoint_path}: checkpoint of another glass or format")
+        if data["settings"] != asdict(self.s):
+            diff = sorted(k for k in data["settings"] if data["settings"][k] != asdict(self.s).get(k))
+            raise TLSFinderError(f"{self.checkpoint_path}: written with different explore settings ({diff}); "
+                                 "delete it to start over")
+        self.engine.restore_state(data["state"])
+        for k, v in data["lib"].items():
+            setattr(self.lib, k, v)
+        self.changes, self.interval = data["changes"], data["interval"]
+        self.counters, self.wall_before = data["counters"], data["wall_before"]
+        log.info("%s resumed from checkpoint at interval %d", self.glass_id, self.interval)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.quencher.close()
+
+    # ---------------------------------------------------------------- results
+    def timeseries(self) -> pd.DataFrame:
+        steps = np.array([c[0] for c in self.changes], dtype=np.int64)
+        return pd.DataFrame({"step": steps, "time": steps * self.s.dt,
+                             "is_id": np.array([c[1] for c in self.changes], dtype=np.int64)})
+
+    def transitions(self) -> pd.DataFrame:
+        ids = [c[1] for c in self.changes]
+        counts: dict[tuple[int, int], int] = {}
+        for a, b in zip(ids[:-1], ids[1:]):
+            counts[(a, b)] = counts.get((a, b), 0) + 1
+        rows = sorted(counts.items())
+        return pd.DataFrame({"i": np.array([r[0][0] for r in rows], dtype=np.int64),
+                             "j": np.array([r[0][1] for r in rows], dtype=np.int64),
+                             "count": np.array([r[1] for r in rows], dtype=np.int64)})
+
+    def summary(self) -> dict[str, Any]:
+        tr = self.transitions()
+        pairs = {(min(i, j), max(i, j)) for i, j in zip(tr["i"], tr["j"])}
+        seen = set(zip(tr["i"], tr["j"]))
+        bidir = sum(1 for i, j in pairs if (i, j) in seen and (j, i) in seen)
+        return {
+            "glass": self.glass_id, "protocol": self.s.protocol, "n_IS": len(self.lib),
+            "transitions": int(tr["count"].sum()) if len(tr) else 0, "distinct_transition_pairs": len(pairs),
+            "bidirectional_pairs": bidir, "intervals": self.interval, "time": self.interval * self.s.tau_cg,
+            **self.counters,
+            "force_evaluations": self.counters["quench_force_evaluations"] + self.counters["md_force_evaluations"],
+            "wall_time_s": self.wall_before,
+        }
+
+    def write_outputs(self, out_dir: str | Path, config: dict | None = None, seed: int | None = None) -> dict:
+        import h5py
+
+        out = Path(out_dir)
+        write_parquet(out / "timeseries.parquet", self.timeseries())
+        write_parquet(out / "transitions.parquet", self.transitions())
+        summary = self.summary()
+        write_json(out / "summary.json", summary)
+        with atomic_path(out / "is_library.h5") as tmp:
+            with h5py.File(tmp, "w") as h:
+                h.attrs["format"] = ISLIB_FORMAT
+                h.attrs["box"] = self.box
+                h.attrs["model"] = json.dumps(self.glass.model, sort_keys=True)
+                h.attrs["glass"] = self.glass_id
+                h.attrs["provenance"] = json.dumps(provenance(config, seed), sort_keys=True, default=str)
+                h["positions"] = np.asarray(self.lib.positions).reshape(len(self.lib), self.model.n, 3)
+                h["energy"] = np.asarray(self.lib.energy)
+                h["first_seen"] = np.asarray(self.lib.first_seen)
+                h["visits"] = np.asarray(self.lib.visits)
+                h["fmax"] = np.asarray(self.lib.fmax)
+                h["species"] = np.asarray(self.glass.species)
+        return summary
+
+
+def read_is_library(path: str | Path) -> dict[str, Any]:
+    """The IS library of one glass as a dict of arrays (see the module docstring)."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h:
+            if h.attrs.get("format") != ISLIB_FORMAT:
+                raise TLSFinderError(f"{path}: not a tlsfinder IS library (format {h.attrs.get('format')!r})")
+            out = {k: h[k][()] for k in ("positions", "energy", "first_seen", "visits", "fmax", "species")}
+            out.update(box=np.asarray(h.attrs["box"]), model=json.loads(h.attrs["model"]), glass=h.attrs["glass"])
+            return out
+    except TLSFinderError:
+        raise
+    except (OSError, KeyError) as exc:
+        raise TLSFinderError(f"{path}: unreadable or truncated IS library ({exc})") from exc
+
+
+def run_explore(config: dict, glass_path: str | Path, out_dir: str | Path, glass_id: str) -> dict:
+    """Explore one prepared glass with the config's settings; write outputs; resume from a checkpoint."""
+    out = Path(out_dir)
+    model = model_from_config(config["model"])
+    glass = read_glass(glass_path, expect_model=config["model"] | {"n": model.n})
+    settings = ExploreSettings.from_config(config.get("explore", {}))
+    ex = Explorer(model, glass, settings, int(config["seed"]), glass_id, checkpoint=out / "checkpoint.pkl")
+    try:
+        ex.run()
+        summary = ex.write_outputs(out, config, int(config["seed"]))
+    finally:
+        ex.close()
+    ckpt = out / "checkpoint.pkl"
+    if ckpt.exists():
+        ckpt.unlink()
+    return summary
