@@ -16,9 +16,11 @@ configfile: "config/config.yaml"
 
 include: "rules/common.smk"
 include: "rules/prepare.smk"
+include: "rules/explore.smk"
 
 
 rule all:
     input:
         rules.prepare_all.input,
+        rules.explore_all.input,
     default_target: True

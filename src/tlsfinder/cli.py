@@ -15,7 +15,8 @@ import sys
 from . import TLSFinderError, __version__
 
 # Modules that register subcommands (each defines add_cli(subparsers)).
-_SUBCOMMAND_MODULES = ["tlsfinder.cli_core"]
+_SUBCOMMAND_MODULES = ["tlsfinder.cli_core", "tlsfinder.explore", "tlsfinder.splitting", "tlsfinder.neb", "tlsfinder.pairs",
+                       "tlsfinder.importer", "tlsfinder.ml"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,10 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in _SUBCOMMAND_MODULES:
         try:
-            importlib.import_module(name).add_cli(sub)
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a stage not installed yet must not break the others
             if exc.name != name:
                 raise
+            continue
+        if hasattr(module, "add_cli"):
+            module.add_cli(sub)
     return parser
 
 

@@ -470,3 +470,47 @@ def run_explore(config: dict, glass_path: str | Path, out_dir: str | Path, glass
     if ckpt.exists():
         ckpt.unlink()
     return summary
+
+
+def persistence_times(timeseries: pd.DataFrame) -> np.ndarray:
+    """Times spent in each IS between located changes (seed 001 Fig. 3a); the open last stay is dropped."""
+    t = timeseries["time"].to_numpy()
+    return np.diff(t) if len(t) > 1 else np.zeros(0)
+
+
+def aggregate(summary_files: list[str], timeseries_files: list[str], table_path: str, persistence_path: str,
+              n_is_path: str) -> pd.DataFrame:
+    """Per-T_f data of seed 001 Fig. 3 and Table I: per-glass summary, persistence times, n_IS(t).
+
+    ``n_is`` columns: ``glass``, ``time``, ``n_is`` (distinct IS found up to that time).
+    """
+    rows, pers, nis = [], [], []
+    for sf, tf in zip(summary_files, timeseries_files):
+        s = json.loads(Path(sf).read_text())
+        rows.append(s)
+        ts = pd.read_parquet(tf)
+        pers.append(pd.DataFrame({"glass": s["glass"], "tau_p": persistence_times(ts)}))
+        first = ts.drop_duplicates("is_id")
+        nis.append(pd.DataFrame({"glass": s["glass"], "time": first["time"].to_numpy(),
+                                 "n_is": np.arange(1, len(first) + 1)}))
+    table = pd.DataFrame(rows)
+    write_parquet(table_path, table)
+    write_parquet(persistence_path, pd.concat(pers, ignore_index=True))
+    write_parquet(n_is_path, pd.concat(nis, ignore_index=True))
+    return table
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("explore", help="explore the landscape of one prepared glass (IS library, transitions)")
+    p.add_argument("--config", required=True, help="YAML config")
+    p.add_argument("--glass", required=True, help="prepared glass file (glass.h5)")
+    p.add_argument("--out", required=True, help="output folder (resumes from its checkpoint.pkl)")
+    p.add_argument("--id", default=None, help="glass identifier (default: from the glass file)")
+    p.set_defaults(func=_cmd_explore)
+
+
+def _cmd_explore(args):
+    from .config import load_config
+
+    gid = args.id or read_glass(args.glass).meta.get("glass", Path(args.glass).parent.name)
+    return run_explore(load_config(args.config), args.glass, args.out, gid)
