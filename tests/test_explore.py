@@ -91,7 +91,7 @@ def test_bisection_finds_the_transitions_of_quenching_every_step(glass_file):
 
 
 def test_killed_run_resumes_to_the_same_result(glass_file, tmp_path):
-    cfg = config(checkpoint_seconds=0.0, n_cg=16)
+    cfg = config(checkpoint_seconds=0.0, n_cg=16, setup_steps=40)
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     ref = tmp_path / "ref"

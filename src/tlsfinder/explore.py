@@ -98,6 +98,10 @@ class ExploreSettings:
     loose_distance: float = 2e-3  # sigma (Eq. 7) for a shortened quench to confirm the expected IS
     loose_energy_tol: float = 1e-5  # per particle
     checkpoint_seconds: float = 600.0
+    # MD steps between LAMMPS set-ups (neighbour lists rebuilt from scratch); checkpoints are taken
+    # only there, so a resumed run repeats the uninterrupted one bit for bit. Default: the first
+    # multiple of tau_cg/dt at or above 1000 steps.
+    setup_steps: int | None = None
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "ExploreSettings":
@@ -112,12 +116,20 @@ class ExploreSettings:
     def steps_per_interval(self) -> int:
         return int(round(self.tau_cg / self.dt))
 
+    @property
+    def setup_period(self) -> int:
+        n = self.steps_per_interval
+        return int(self.setup_steps) if self.setup_steps else n * -(-1000 // n)
+
     def validate(self) -> None:
         k = self.tau_cg / self.dt
         if self.tau_cg <= 0 or abs(k - round(k)) > 1e-9 * max(1.0, k) or round(k) < 1:
             raise TLSFinderError(f"explore.tau_cg = {self.tau_cg} must be a positive multiple of explore.dt = {self.dt}")
         if self.protocol not in PROTOCOLS:
             raise TLSFinderError(f"explore.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.setup_steps is not None and (self.setup_steps <= 0 or self.setup_steps % round(k)):
+            raise TLSFinderError(f"explore.setup_steps = {self.setup_steps} must be a positive multiple of "
+                                 f"tau_cg/dt = {round(k)}")
         if self.temperature <= 0 or self.dt <= 0 or self.n_cg <= 0:
             raise TLSFinderError("explore.temperature, explore.dt and explore.n_cg must be positive")
 
@@ -247,9 +259,9 @@ class Explorer:
     def _run_md(self, nsteps: int, first: bool) -> None:
         """MD steps continuing the trajectory.
 
-        LAMMPS is set up afresh (``pre yes``: neighbour lists rebuilt) exactly at the start of every
-        quench interval, in every protocol and after a resume, so the trajectory does not depend on
-        the protocol or on where a run was interrupted.
+        LAMMPS is set up afresh (``pre yes``: neighbour lists rebuilt) only at multiples of
+        ``setup_period`` steps (and the first step), in every protocol, so the trajectory does not
+        depend on the protocol; checkpoints are taken only there, so neither on an interruption.
         """
         eng = self.engine
         ev0 = eng.force_evaluations
@@ -297,21 +309,22 @@ class Explorer:
         """One quench interval of tau_cg."""
         s, eng = self.s, self.engine
         n = s.steps_per_interval
+        setup = eng.timestep % s.setup_period == 0
         if s.protocol == "fixed":
-            self._run_md(n, first=True)
+            self._run_md(n, first=setup)
             k = self._quench(eng.get_positions(), eng.timestep, self.current)
             if k is not None:
                 self._record(eng.timestep, k)
         elif s.protocol == "every_step":
             for step in range(n):
-                self._run_md(1, first=step == 0)
+                self._run_md(1, first=setup and step == 0)
                 k = self._quench(eng.get_positions(), eng.timestep, self.current)
                 if k is not None:
                     self._record(eng.timestep, k)
         else:
             frames = [(eng.timestep, eng.get_positions())]
             for step in range(n):
-                self._run_md(1, first=step == 0)
+                self._run_md(1, first=setup and step == 0)
                 frames.append((eng.timestep, eng.get_positions()))
             a = self.current
             b = self._quench(frames[-1][1], frames[-1][0], a)
@@ -329,7 +342,8 @@ class Explorer:
         while self.interval < self.s.n_cg:
             self.step_interval()
             now = time.perf_counter()
-            if self.checkpoint_path is not None and now - last_ckpt >= self.s.checkpoint_seconds:
+            if self.checkpoint_path is not None and now - last_ckpt >= self.s.checkpoint_seconds and \
+                    self.engine.timestep % self.s.setup_period == 0:
                 self.wall_before += now - t0
                 t0 = now
                 self.save_checkpoint()
