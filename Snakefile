@@ -17,6 +17,7 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/explore.smk"
+include: "rules/ml.smk"
 
 
 rule all:

@@ -270,12 +270,26 @@ class Engine:
 
     # -------------------------------------------------------- minimisation
     def minimize(self, method: str = "cg", *, ftol: float = 1e-10, etol: float = 0.0, maxiter: int = 100000,
-                 maxeval: int = 1000000, dmax: float = 0.1) -> MinResult:
+                 maxeval: int = 1000000, dmax: float = 0.1, fallback: bool = True) -> MinResult:
         """Minimise the potential energy in place (positions change, velocities are untouched).
 
         ``ftol`` bounds the largest force component (LAMMPS ``min_modify norm inf``); ``converged``
-        re-checks it on the final forces, whatever LAMMPS gives as its stopping reason.
+        re-checks it on the final forces, whatever LAMMPS gives as its stopping reason.  CG's line
+        search can stall far from a minimum ("linesearch alpha is zero") on rough landscapes; with
+        ``fallback`` such a stop is followed by FIRE and a final CG, within the same step budget.
         """
+        res = self._minimize_once(method, ftol, etol, maxiter, maxeval, dmax)
+        if fallback and method == "cg" and not res.converged and "iterations" not in res.reason:
+            left = max(maxiter - res.iterations, 1)
+            fire = self._minimize_once("fire", ftol, etol, left, maxeval, dmax)
+            res2 = fire if fire.converged else self._minimize_once("cg", ftol, etol, max(left - fire.iterations, 1),
+                                                                   maxeval, dmax)
+            res = MinResult(res2.energy, res2.fmax, res.iterations + fire.iterations + (res2.iterations if res2 is not fire else 0),
+                            res.evaluations + fire.evaluations + (res2.evaluations if res2 is not fire else 0),
+                            res2.converged, f"{res.reason}; then FIRE/CG: {res2.reason}")
+        return res
+
+    def _minimize_once(self, method, ftol, etol, maxiter, maxeval, dmax) -> MinResult:
         styles = {"cg": "cg", "fire": "fire"}
         if method not in styles:
             raise TLSFinderError(f"minimiser must be one of {sorted(styles)}, got {method!r}")

@@ -1,0 +1,872 @@
+"""Rank candidate pairs for NEB: a double-well classifier and a splitting regressor (LightGBM).
+
+Following the published ML search (seed 003), two gradient-boosted tree models
+learn from pairs already computed exactly (NEB + 1D Schroedinger):
+
+* :class:`DWClassifier`: is the pair a single double well (NEB finds one
+  barrier and no intermediate minimum)?  Trained on every labelled pair.
+* :class:`SplittingRegressor`: y = -log10(splitting) of a double well (splitting
+  in the model's reduced energy unit).  Trained on labelled double wells.
+
+Both use early stopping on a validation set made of whole glasses (never rows:
+pairs of one glass are strongly correlated), optional sample weights, and a
+fixed seed.  :class:`TLSRanker` holds both, joins pairs and labels, predicts and
+ranks, and saves everything to a folder.
+
+How the two predictions make one ranking.  The classifier's training set holds
+every labelled pair, the regressor's only double wells, and a pair is a TLS when
+it is a DW *and* its splitting is below ``tls_splitting_max`` (0.00151 in the
+published work).  We rank every pair by the probability of being a TLS under a
+simple error model: with ŷ the regressor's prediction and a Gaussian error of
+width ``sigma`` decades on it,
+
+    p_tls = p_dw * Phi((ŷ - y_max) / sigma),   y_max = -log10(tls_splitting_max).
+
+``sigma`` = 0.25 decades was chosen by grouped cross-validation on the
+published T_f = 0.07 data (Ciarella et al., arXiv:2212.05582, TLS_ML_exploration;
+benchmarks/ml.py, 5-fold by glass, 5 seeds): 90 % of
+the held-out TLS lie in the first 2.3 % of the pairs (0.7 % for 50 %, 9 % for
+all).  Larger values reach the 90 % point as fast but push the TLS that the
+classifier doubts to the far end (all TLS need 54 % of the pairs at 0.5);
+smaller ones, e.g. the bulk validation RMS ~ 0.08 (which underestimates the
+error in the tail), need 3.3 % for 90 %.  The alternative order
+``"dw_then_splitting"`` (pairs with p_dw >= 0.5 by predicted splitting, then the
+others) needs 2.5 % for 90 % and 65 % for all.
+
+Tables (Parquet).  A pair is identified by ``glass`` (string), ``i``, ``j``
+(IS ids, i < j) everywhere (see :mod:`tlsfinder.pairs`).
+
+Labels table (one row per pair computed exactly):
+
+==============  =======  ======================================================
+column          type     meaning
+==============  =======  ======================================================
+``glass``       string   glass
+``i``, ``j``    int64    IS ids, i < j
+``is_dw``       bool     NEB between i and j found a single double well
+``splitting``   float64  its tunnel splitting E = e2 - e1 (reduced energy unit
+                         of the model); NaN when not a DW (or not computed)
+``iteration``   int64    loop iteration that labelled it (-1: imported /
+                         pretraining); optional on input (default -1)
+``weight``      float64  optional sample weight (used when asked for)
+==============  =======  ======================================================
+
+Other columns (``source``, NEB details...) are carried along and ignored.
+
+Ranking table: ``glass``, ``i``, ``j``, ``rank`` (int64, 0 = compute first),
+``p_dw`` (probability of a DW), ``splitting_pred`` (predicted splitting,
+10**-ŷ), ``p_tls`` (above); sorted by ``rank``.  The heuristic ranking used
+before any model exists has NaN predictions.
+
+Selected table: the ranking columns of the chosen pairs plus ``reason``
+(``"ranked"``: taken in ranking order, or ``"explore"``: drawn at random) and ``iteration``.
+
+Model folder: ``model.json`` (format, features, settings, training summary,
+provenance with package versions), ``classifier.txt`` and ``regressor.txt``
+(LightGBM text models).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import TLSFinderError
+from .pairs import PAIR_KEY, PUBLISHED_FEATURES, check_pairs_table, read_pairs
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "tlsfinder-ml/1"
+
+#: Splitting below which a DW is a TLS (published work, PSS reduced units).
+TLS_SPLITTING_MAX = 0.00151
+
+#: LightGBM settings shared by both models (overridable through ``params``).  Shallow trees
+#: (max_depth 6) and a high learning rate keep the ensembles small (~30 trees each with early
+#: stopping on the published data) so ranking runs at ~1e6 pairs/s per core; on that data they rank
+#: as well as learning_rate 0.1 or unlimited depth (benchmarks/ml.py --params).
+DEFAULT_PARAMS = {
+    "learning_rate": 0.2,
+    "num_leaves": 31,
+    "max_depth": 6,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambda_l2": 0.0,
+    "verbose": -1,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+}
+
+#: Defaults of every setting, in one place (the config's ``ml`` section mirrors them).
+DEFAULTS = {
+    "tls_splitting_max": TLS_SPLITTING_MAX,
+    "sigma": 0.25,
+    "order": "p_tls",
+    "val_fraction": 0.2,
+    "early_stopping_rounds": 50,
+    "max_rounds": 1000,
+    "fallback_rounds": 100,
+    "k": 200,
+    "explore_fraction": 0.1,
+    "min_p_dw": 0.5,
+}
+
+ORDERS = ("p_tls", "dw_then_splitting")
+
+LABEL_COLUMNS = ("glass", "i", "j", "is_dw", "splitting", "iteration")
+RANKING_COLUMNS = ("glass", "i", "j", "rank", "p_dw", "splitting_pred", "p_tls")
+
+
+# ---------------------------------------------------------------------------
+# labels
+# ---------------------------------------------------------------------------
+
+
+def empty_labels() -> pd.DataFrame:
+    """A labels table with no rows and the right column types."""
+    return pd.DataFrame(
+        {
+            "glass": pd.Series([], dtype="string"),
+            "i": pd.Series([], dtype="int64"),
+            "j": pd.Series([], dtype="int64"),
+            "is_dw": pd.Series([], dtype="bool"),
+            "splitting": pd.Series([], dtype="float64"),
+            "iteration": pd.Series([], dtype="int64"),
+        }
+    )
+
+
+def check_labels_table(df: pd.DataFrame, source: str = "labels table") -> pd.DataFrame:
+    """Check a labels table; return it with normalised types (``iteration`` filled with -1)."""
+    missing = [c for c in ("glass", "i", "j", "is_dw", "splitting") if c not in df.columns]
+    if missing:
+        raise TLSFinderError(f"{source}: missing column(s) {missing}; a labels table needs {list(LABEL_COLUMNS)}")
+    df = df.copy()
+    if "iteration" not in df.columns:
+        df["iteration"] = -1
+    for c in ("i", "j", "iteration"):
+        if not pd.api.types.is_integer_dtype(df[c]):
+            raise TLSFinderError(f"{source}: column {c!r} must be integer, got {df[c].dtype}")
+        df[c] = df[c].astype("int64")
+    if df["is_dw"].isna().any():
+        raise TLSFinderError(f"{source}: column 'is_dw' has {int(df['is_dw'].isna().sum())} missing value(s)")
+    if not (pd.api.types.is_bool_dtype(df["is_dw"]) or set(pd.unique(df["is_dw"])) <= {0, 1}):
+        raise TLSFinderError(f"{source}: column 'is_dw' must be boolean (or 0/1), got {df['is_dw'].dtype}")
+    df["is_dw"] = df["is_dw"].astype(bool)
+    if not pd.api.types.is_numeric_dtype(df["splitting"]):
+        raise TLSFinderError(f"{source}: column 'splitting' must be numeric, got {df['splitting'].dtype}")
+    s = df["splitting"].to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isnan(s) & ~(np.isfinite(s) & (s > 0))
+    if bad.any():
+        raise TLSFinderError(f"{source}: column 'splitting' has {int(bad.sum())} value(s) that are not positive and finite")
+    bad = ~df["is_dw"].to_numpy() & ~np.isnan(s)
+    if bad.any():
+        raise TLSFinderError(f"{source}: {int(bad.sum())} row(s) give a splitting for a pair that is not a DW")
+    df["splitting"] = s
+    df["glass"] = df["glass"].astype("string")
+    if df["glass"].isna().any():
+        raise TLSFinderError(f"{source}: column 'glass' has missing values")
+    n_order = int((df["i"] >= df["j"]).sum())
+    if n_order:
+        raise TLSFinderError(f"{source}: {n_order} row(s) with i >= j; pairs are written with i < j")
+    dup = df.duplicated(list(PAIR_KEY))
+    if dup.any():
+        ex = df.loc[dup, list(PAIR_KEY)].head(3).to_dict("records")
+        raise TLSFinderError(f"{source}: {int(dup.sum())} pair(s) labelled twice, e.g. {ex}")
+    return df
+
+
+def read_labels(path: str | Path | None) -> pd.DataFrame:
+    """Read and check a labels table (``None`` or a missing optional file: empty table)."""
+    if path is None:
+        return empty_labels()
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such labels table")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
+    return check_labels_table(df, source=str(path))
+
+
+def _key_frame(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"glass": df["glass"].astype("string").to_numpy(), "i": df["i"].to_numpy(), "j": df["j"].to_numpy()})
+
+
+def join_labels(pairs: pd.DataFrame, labels: pd.DataFrame, source: str = "labels") -> np.ndarray:
+    """Row index into ``pairs`` of every label row; unknown pairs raise with a count and examples."""
+    left = _key_frame(labels)
+    right = _key_frame(pairs)
+    right["_row"] = np.arange(len(pairs))
+    m = left.merge(right, on=list(PAIR_KEY), how="left")
+    unknown = m["_row"].isna().to_numpy()
+    if unknown.any():
+        ex = left[unknown].head(5).to_dict("records")
+        raise TLSFinderError(
+            f"{source}: {int(unknown.sum())} of {len(labels)} labelled pair(s) are not in the pairs table, e.g. {ex}"
+        )
+    return m["_row"].to_numpy(dtype=np.int64)
+
+
+def glass_split(groups, val_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of rows whose glass goes to the validation set.
+
+    ``round(val_fraction * n_glasses)`` whole glasses (at least one when there are
+    two or more glasses; none with a single glass), chosen with ``rng``.
+    """
+    groups = pd.Series(np.asarray(groups)).astype("string")
+    uniq = np.array(sorted(groups.unique()), dtype=object)
+    n_val = 0 if len(uniq) < 2 else int(min(len(uniq) - 1, max(1, round(val_fraction * len(uniq)))))
+    if n_val == 0 or val_fraction <= 0:
+        return np.zeros(len(groups), dtype=bool)
+    val = set(rng.choice(uniq, size=n_val, replace=False).tolist())
+    return groups.isin(val).to_numpy()
+
+
+# ---------------------------------------------------------------------------
+# the two models
+# ---------------------------------------------------------------------------
+
+
+def _feature_matrix(X, features: list[str], source: str = "input") -> np.ndarray:
+    """Column-major float64 matrix of ``features`` from a DataFrame (or a checked array)."""
+    if isinstance(X, pd.DataFrame):
+        missing = [f for f in features if f not in X.columns]
+        if missing:
+            raise TLSFinderError(
+                f"{source}: the model was trained on features {features}; missing here: {missing}"
+            )
+        M = np.empty((len(X), len(features)), order="F")
+        for k, f in enumerate(features):
+            col = X[f]
+            if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                raise TLSFinderError(f"{source}: feature column {f!r} is not numeric ({col.dtype})")
+            if isinstance(col.dtype, np.dtype):
+                M[:, k] = col.to_numpy()
+            else:  # nullable extension types: missing values become NaN (and are refused below)
+                M[:, k] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        M = np.asarray(X, dtype=np.float64)
+        if M.ndim != 2 or M.shape[1] != len(features):
+            raise TLSFinderError(
+                f"{source}: expected {len(features)} feature columns {features}, got an array of shape {M.shape}"
+            )
+    if not np.isfinite(M).all():
+        bad = [f for k, f in enumerate(features) if not np.isfinite(M[:, k]).all()]
+        raise TLSFinderError(f"{source}: NaN or inf in feature column(s) {bad}")
+    return M
+
+
+class _GBM:
+    """Shared fit/predict machinery (scikit-learn style) of the two LightGBM models."""
+
+    objective = ""
+
+    def __init__(self, params: dict | None = None, *, val_fraction: float = DEFAULTS["val_fraction"],
+                 early_stopping_rounds: int = DEFAULTS["early_stopping_rounds"],
+                 max_rounds: int = DEFAULTS["max_rounds"], fallback_rounds: int = DEFAULTS["fallback_rounds"],
+                 seed: int = 0) -> None:
+        self.params = {**DEFAULT_PARAMS, **(params or {})}
+        self.val_fraction = val_fraction
+        self.early_stopping_rounds = early_stopping_rounds
+        self.max_rounds = max_rounds
+        self.fallback_rounds = fallback_rounds
+        self.seed = seed
+        self.booster_ = None
+        self.features_: list[str] | None = None
+        self.info_: dict = {}
+        self._forest = None
+
+    # -- training -------------------------------------------------------
+    def _target(self, y) -> np.ndarray:
+        return np.asarray(y, dtype=float)
+
+    def fit(self, X, y, *, groups=None, sample_weight=None, val_mask=None):
+        """Fit on ``X`` (DataFrame of features, or array), targets ``y``.
+
+        ``groups`` (glass of each row) gives the validation split for early
+        stopping; ``val_mask`` (boolean per row) imposes one instead.  Without
+        either, or with a single glass, ``fallback_rounds`` boosting rounds are
+        run without early stopping.
+        """
+        import lightgbm as lgb
+
+        if isinstance(X, pd.DataFrame):
+            features = [str(c) for c in X.columns]
+        else:
+            features = self.features_ or [f"f{k}" for k in range(np.asarray(X).shape[1])]
+        M = _feature_matrix(X, features, source=f"{type(self).__name__}.fit")
+        t = self._target(y)
+        if t.shape != (len(M),):
+            raise TLSFinderError(f"{type(self).__name__}.fit: {len(M)} rows of features but {t.shape} targets")
+        if len(M) == 0:
+            raise TLSFinderError(f"{type(self).__name__}.fit: no training rows")
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.shape != (len(M),) or not np.isfinite(w).all() or (w < 0).any():
+                raise TLSFinderError(f"{type(self).__name__}.fit: sample_weight must be {len(M)} finite non-negative numbers")
+        if val_mask is None:
+            val_mask = (glass_split(groups, self.val_fraction, np.random.default_rng(self.seed))
+                        if groups is not None else np.zeros(len(M), dtype=bool))
+        val_mask = np.asarray(val_mask, dtype=bool)
+        if val_mask.all():  # e.g. every labelled DW sits in the validation glasses: use them all, no early stopping
+            log.warning("%s: all %d rows are in the validation glasses; training on all of them", type(self).__name__,
+                        len(M))
+            val_mask = np.zeros(len(M), dtype=bool)
+        tr = ~val_mask
+        params = {**self.params, "objective": self.objective, "seed": self.seed}
+        dtrain = lgb.Dataset(M[tr], t[tr], weight=None if w is None else w[tr], feature_name=_safe_names(features),
+                             free_raw_data=True)
+        t0 = time.perf_counter()
+        if val_mask.any():
+            dval = lgb.Dataset(M[val_mask], t[val_mask], weight=None if w is None else w[val_mask], reference=dtrain)
+            booster = lgb.train(params, dtrain, self.max_rounds, valid_sets=[dval], valid_names=["val"],
+                                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+            best = booster.best_iteration or booster.current_iteration()
+            booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+            val_score = _val_scores(booster, M[val_mask], t[val_mask], self.objective)
+        else:
+            booster = lgb.train(params, dtrain, self.fallback_rounds)
+            best, val_score = booster.current_iteration(), {}
+            log.warning("%s: no validation glasses; %d rounds without early stopping", type(self).__name__, best)
+        self.booster_ = booster
+        self.features_ = features
+        self._forest = None
+        self.info_ = {
+            "n_train": int(tr.sum()),
+            "n_val": int(val_mask.sum()),
+            "n_glasses_val": int(pd.Series(np.asarray(groups)[val_mask]).nunique()) if groups is not None else 0,
+            "rounds": int(best),
+            "early_stopping": bool(val_mask.any()),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "val": val_score,
+        }
+        return self
+
+    # -- prediction -----------------------------------------------------
+    def _check_fitted(self):
+        if self.booster_ is None:
+            raise TLSFinderError(f"{type(self).__name__}: not fitted")
+
+    @property
+    def forest(self):
+        """The compiled evaluator (built on first use)."""
+        from .forest import CompiledForest
+
+        self._check_fitted()
+        if self._forest is None:
+            self._forest = CompiledForest(self.booster_)
+        return self._forest
+
+    def _predict_values(self, X) -> np.ndarray:
+        self._check_fitted()
+        return self.forest.predict(_feature_matrix(X, self.features_, source=f"{type(self).__name__}.predict"))
+
+    # -- persistence ----------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        self._check_fitted()
+        path = Path(path)
+        path.write_text(self.booster_.model_to_string())
+
+    def _load(self, path: str | Path, features: list[str]):
+        import lightgbm as lgb
+
+        path = Path(path)
+        if not path.exists():
+            raise TLSFinderError(f"{path}: model file missing")
+        try:
+            self.booster_ = lgb.Booster(model_file=str(path))
+        except Exception as exc:
+            raise TLSFinderError(f"{path}: not a LightGBM model ({exc})") from exc
+        names = self.booster_.feature_name()
+        if names != _safe_names(features):
+            raise TLSFinderError(f"{path}: the booster's features {names} differ from the model's list {features}")
+        self.features_ = list(features)
+        self._forest = None
+        return self
+
+
+def _safe_names(features: list[str]) -> list[str]:
+    # LightGBM replaces some characters in feature names; keep names as they are when possible.
+    return [f.replace(" ", "_") for f in features]
+
+
+def _val_scores(booster, M, t, objective) -> dict[str, float]:
+    p = booster.predict(M, num_threads=1)
+    if objective == "binary":
+        return {"accuracy": float(((p >= 0.5) == (t >= 0.5)).mean())}
+    return {"rmse": float(np.sqrt(np.mean((p - t) ** 2)))}
+
+
+class DWClassifier(_GBM):
+    """Probability that a pair is a single double well (binary LightGBM)."""
+
+    objective = "binary"
+
+    def _target(self, y):
+        y = np.asarray(y)
+        if y.dtype != bool and not np.isin(y, (0, 1)).all():
+            raise TLSFinderError("DWClassifier.fit: targets must be booleans or 0/1")
+        y = y.astype(float)
+        if len(y) and (y.min() == y.max()):
+            log.warning("DWClassifier: every training pair has is_dw = %s; predictions will be constant", bool(y[0]))
+        return y
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, 2) array: P(not DW), P(DW)."""
+        p = self._predict_values(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict_p_dw(self, X) -> np.ndarray:
+        return self._predict_values(X)
+
+    def predict(self, X) -> np.ndarray:
+        return self._predict_values(X) >= 0.5
+
+
+class SplittingRegressor(_GBM):
+    """-log10(splitting) of a double well (regression LightGBM).
+
+    ``fit(X, splitting)`` takes splittings (positive, reduced units) and learns
+    y = -log10(splitting); ``predict`` returns y, ``predict_splitting`` 10**-y.
+    """
+
+    objective = "regression"
+
+    def _target(self, y):
+        s = np.asarray(y, dtype=float)
+        if not (np.isfinite(s) & (s > 0)).all():
+            raise TLSFinderError("SplittingRegressor.fit: splittings must be positive and finite")
+        return -np.log10(s)
+
+    def predict(self, X) -> np.ndarray:
+        return self._predict_values(X)
+
+    def predict_splitting(self, X) -> np.ndarray:
+        return 10.0 ** (-self._predict_values(X))
+
+
+# ---------------------------------------------------------------------------
+# the ranker: both models, tables in and out, a folder on disk
+# ---------------------------------------------------------------------------
+
+
+class TLSRanker:
+    """DW classifier + splitting regressor on the same features; ranks pairs by their chance of being a TLS."""
+
+    def __init__(self, features=PUBLISHED_FEATURES, *, tls_splitting_max: float = TLS_SPLITTING_MAX,
+                 sigma: float = DEFAULTS["sigma"], order: str = DEFAULTS["order"], params: dict | None = None,
+                 val_fraction: float = DEFAULTS["val_fraction"],
+                 early_stopping_rounds: int = DEFAULTS["early_stopping_rounds"], max_rounds: int = DEFAULTS["max_rounds"],
+                 fallback_rounds: int = DEFAULTS["fallback_rounds"], seed: int = 0) -> None:
+        self.features = list(features)
+        if not self.features:
+            raise TLSFinderError("TLSRanker: empty feature list")
+        if not (tls_splitting_max > 0):
+            raise TLSFinderError(f"TLSRanker: tls_splitting_max must be positive, got {tls_splitting_max}")
+        if not (sigma > 0):
+            raise TLSFinderError(f"TLSRanker: sigma must be positive, got {sigma}")
+        if order not in ORDERS:
+            raise TLSFinderError(f"TLSRanker: order must be one of {ORDERS}, got {order!r}")
+        self.tls_splitting_max = float(tls_splitting_max)
+        self.sigma = float(sigma)
+        self.order = order
+        self.seed = seed
+        kw = dict(params=params, val_fraction=val_fraction, early_stopping_rounds=early_stopping_rounds,
+                  max_rounds=max_rounds, fallback_rounds=fallback_rounds, seed=seed)
+        self.classifier = DWClassifier(**kw)
+        self.regressor = SplittingRegressor(**kw)
+        self.info: dict = {}
+
+    # -- training -------------------------------------------------------
+    def fit(self, pairs: pd.DataFrame, labels: pd.DataFrame, sample_weight=None) -> "TLSRanker":
+        """Train both models on the labelled pairs.
+
+        ``sample_weight``: None, an array aligned with ``labels`` rows, or the
+        name of a column of ``labels``.  The validation glasses are the same for
+        both models (drawn with ``seed``).
+        """
+        check_pairs_table(pairs, self.features, source="pairs")
+        labels = check_labels_table(labels, source="labels")
+        if len(labels) == 0:
+            raise TLSFinderError("labels: no labelled pairs to train on")
+        rows = join_labels(pairs, labels)
+        X = pairs.iloc[rows][self.features].reset_index(drop=True)
+        groups = labels["glass"].to_numpy(dtype=object)
+        if isinstance(sample_weight, str):
+            if sample_weight not in labels.columns:
+                raise TLSFinderError(f"labels: no weight column {sample_weight!r} (have {list(labels.columns)})")
+            sample_weight = labels[sample_weight].to_numpy(dtype=float)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        val = glass_split(groups, self.classifier.val_fraction, np.random.default_rng(self.seed))
+        is_dw = labels["is_dw"].to_numpy()
+        t0 = time.perf_counter()
+        self.classifier.fit(X, is_dw, groups=groups, sample_weight=w, val_mask=val)
+        reg = is_dw & np.isfinite(labels["splitting"].to_numpy())
+        if not reg.any():
+            raise TLSFinderError("labels: no double well with a splitting; the regressor cannot be trained")
+        self.regressor.fit(X[reg], labels["splitting"].to_numpy()[reg], groups=groups[reg],
+                           sample_weight=None if w is None else w[reg], val_mask=val[reg])
+        s = labels["splitting"].to_numpy()
+        self.info = {
+            "n_labels": int(len(labels)),
+            "n_dw": int(is_dw.sum()),
+            "n_tls": int((is_dw & (s < self.tls_splitting_max)).sum()),
+            "n_glasses": int(pd.Series(groups).nunique()),
+            "val_glasses": sorted(pd.Series(groups[val]).unique().tolist()),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+            "classifier": self.classifier.info_,
+            "regressor": self.regressor.info_,
+        }
+        return self
+
+    # -- prediction -----------------------------------------------------
+    def predict(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """``glass``, ``i``, ``j``, ``p_dw``, ``splitting_pred``, ``p_tls`` for every row of ``pairs``."""
+        from scipy.special import ndtr
+
+        missing = [c for c in PAIR_KEY if c not in pairs.columns]
+        if missing:
+            raise TLSFinderError(f"pairs: missing column(s) {missing}")
+        M = _feature_matrix(pairs, self.features, source="pairs")
+        p_dw = self.classifier.forest.predict(M)
+        y = self.regressor.forest.predict(M)
+        y_max = -np.log10(self.tls_splitting_max)
+        return pd.DataFrame({
+            "glass": pairs["glass"].reset_index(drop=True),  # a categorical stays one (cheap for 1e6+ rows)
+            "i": pairs["i"].to_numpy(dtype=np.int64),
+            "j": pairs["j"].to_numpy(dtype=np.int64),
+            "p_dw": p_dw,
+            "splitting_pred": 10.0 ** (-y),
+            "p_tls": p_dw * ndtr((y - y_max) / self.sigma),
+        })
+
+    def rank(self, pairs: pd.DataFrame, order: str | None = None) -> pd.DataFrame:
+        """Predictions sorted best first, with a ``rank`` column (0 = compute first)."""
+        return order_predictions(self.predict(pairs), order or self.order)
+
+    # -- persistence ----------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the model folder (replaced as a whole: written beside it, then renamed)."""
+        from .io import provenance
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            self.classifier.save(tmp / "classifier.txt")
+            self.regressor.save(tmp / "regressor.txt")
+            meta = {
+                "format": MODEL_FORMAT,
+                "features": self.features,
+                "tls_splitting_max": self.tls_splitting_max,
+                "sigma": self.sigma,
+                "order": self.order,
+                "seed": self.seed,
+                "params": self.classifier.params,
+                "settings": {k: getattr(self.classifier, k) for k in
+                             ("val_fraction", "early_stopping_rounds", "max_rounds", "fallback_rounds")},
+                "training": self.info,
+                "provenance": provenance(seed=self.seed),
+            }
+            (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+            if path.exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TLSRanker":
+        path = Path(path)
+        meta_path = path / "model.json"
+        if not meta_path.exists():
+            raise TLSFinderError(f"{path}: not a model folder (no model.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as exc:
+            raise TLSFinderError(f"{meta_path}: unreadable ({exc})") from exc
+        if meta.get("format") != MODEL_FORMAT:
+            raise TLSFinderError(f"{meta_path}: format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+        settings = meta.get("settings", {})
+        self = cls(meta["features"], tls_splitting_max=meta["tls_splitting_max"], sigma=meta["sigma"],
+                   order=meta.get("order", DEFAULTS["order"]), params=meta.get("params"), seed=meta.get("seed", 0),
+                   **settings)
+        self.classifier._load(path / "classifier.txt", self.features)
+        self.regressor._load(path / "regressor.txt", self.features)
+        self.info = meta.get("training", {})
+        self.meta = meta
+        return self
+
+
+def order_predictions(pred: pd.DataFrame, order: str = DEFAULTS["order"]) -> pd.DataFrame:
+    """Sort predictions best first and add ``rank``; ties keep the input order."""
+    if order == "p_tls":
+        idx = np.argsort(-pred["p_tls"].to_numpy(), kind="stable")
+    elif order == "dw_then_splitting":
+        key = np.where(pred["p_dw"].to_numpy() >= 0.5, 0.0, 1.0)
+        idx = np.lexsort((pred["splitting_pred"].to_numpy(), key))
+    else:
+        raise TLSFinderError(f"order must be one of {ORDERS}, got {order!r}")
+    out = pred.iloc[idx].reset_index(drop=True)
+    out.insert(3, "rank", np.arange(len(out), dtype=np.int64))
+    return out
+
+
+def heuristic_ranking(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Ranking before any model: pairs crossed both ways first, then by increasing Delta_E.
+
+    This is the classical candidate rule (T_ij >= 1 and T_ji >= 1, seed 001) with
+    the smallest energy differences first; predictions are NaN.
+    """
+    check_pairs_table(pairs, ("Delta_E", "Tij", "Tji"), source="pairs")
+    both = (pairs["Tij"].to_numpy() >= 1) & (pairs["Tji"].to_numpy() >= 1)
+    idx = np.lexsort((pairs["Delta_E"].to_numpy(), ~both))
+    n = len(pairs)
+    out = pd.DataFrame({
+        "glass": pairs["glass"].to_numpy()[idx],
+        "i": pairs["i"].to_numpy(dtype=np.int64)[idx],
+        "j": pairs["j"].to_numpy(dtype=np.int64)[idx],
+        "rank": np.arange(n, dtype=np.int64),
+        "p_dw": np.full(n, np.nan),
+        "splitting_pred": np.full(n, np.nan),
+        "p_tls": np.full(n, np.nan),
+    })
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the loop: which pairs next, and how well past iterations did
+# ---------------------------------------------------------------------------
+
+
+def select_pairs(ranking: pd.DataFrame, labels: pd.DataFrame, k: int, *,
+                 explore_fraction: float = DEFAULTS["explore_fraction"], min_p_dw: float = DEFAULTS["min_p_dw"],
+                 seed: int | np.random.Generator = 0, iteration: int | None = None) -> pd.DataFrame:
+    """The next ``k`` pairs for NEB.
+
+    Unlabelled pairs only.  ``round(k * explore_fraction)`` of them are drawn
+    uniformly at random (seeded) among the unlabelled pairs not chosen by the
+    model; the others are the first in ranking order among pairs predicted to be
+    DWs (``p_dw >= min_p_dw``; NaN, as in the heuristic ranking, counts as yes),
+    topped up in ranking order if there are too few.  Returned in ranking order,
+    model picks first.  ``seed``: an int or a numpy Generator.
+    """
+    if k < 0:
+        raise TLSFinderError(f"k must be >= 0, got {k}")
+    if not 0 <= explore_fraction <= 1:
+        raise TLSFinderError(f"explore_fraction must be in [0, 1], got {explore_fraction}")
+    missing = [c for c in RANKING_COLUMNS if c not in ranking.columns]
+    if missing:
+        raise TLSFinderError(f"ranking: missing column(s) {missing}")
+    ranking = ranking.sort_values("rank", kind="stable").reset_index(drop=True)
+    done = np.zeros(len(ranking), dtype=bool)
+    if len(labels):
+        lab = _key_frame(labels).drop_duplicates().assign(_lab=1)
+        m = _key_frame(ranking).merge(lab, on=list(PAIR_KEY), how="left")
+        done = m["_lab"].notna().to_numpy()
+    free = np.flatnonzero(~done)
+    k = min(k, len(free))
+    n_explore = int(round(k * explore_fraction))
+    n_model = k - n_explore
+    p = ranking["p_dw"].to_numpy()[free]
+    dw_like = np.isnan(p) | (p >= min_p_dw)
+    model = free[dw_like][:n_model]
+    if len(model) < n_model:
+        rest = free[~dw_like][: n_model - len(model)]
+        model = np.concatenate([model, rest])
+    left = np.setdiff1d(free, model)
+    rng = np.random.default_rng(seed)
+    explore = np.sort(rng.choice(left, size=min(n_explore, len(left)), replace=False)) if n_explore else left[:0]
+    out = pd.concat([ranking.iloc[model].assign(reason="ranked"), ranking.iloc[explore].assign(reason="explore")],
+                    ignore_index=True)
+    out["iteration"] = np.int64(-1 if iteration is None else iteration)
+    return out
+
+
+def iteration_yield(labels: pd.DataFrame, tls_splitting_max: float = TLS_SPLITTING_MAX) -> pd.DataFrame:
+    """Per iteration: NEBs run, DWs and TLS found, TLS per NEB, and running totals."""
+    labels = check_labels_table(labels)
+    tls = labels["is_dw"].to_numpy() & (labels["splitting"].to_numpy() < tls_splitting_max)
+    g = labels.assign(_tls=tls).groupby("iteration", sort=True)
+    out = pd.DataFrame({
+        "n_neb": g.size(),
+        "n_dw": g["is_dw"].sum().astype("int64"),
+        "n_tls": g["_tls"].sum().astype("int64"),
+    }).reset_index()
+    out["tls_per_neb"] = out["n_tls"] / out["n_neb"]
+    out["cum_neb"] = out["n_neb"].cumsum()
+    out["cum_tls"] = out["n_tls"].cumsum()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# file level (used by the CLI and the workflow scripts)
+# ---------------------------------------------------------------------------
+
+
+def train_from_files(pairs_paths, labels_path, out_dir, *, features=PUBLISHED_FEATURES, weight_column=None,
+                     **settings) -> TLSRanker:
+    pairs = read_pairs(pairs_paths, features)
+    labels = read_labels(labels_path)
+    ranker = TLSRanker(features, **settings).fit(pairs, labels, sample_weight=weight_column)
+    ranker.save(out_dir)
+    log.info("trained on %d labels (%d DW, %d TLS) from %d glasses in %.1f s -> %s", ranker.info["n_labels"],
+             ranker.info["n_dw"], ranker.info["n_tls"], ranker.info["n_glasses"], ranker.info["train_seconds"], out_dir)
+    return ranker
+
+
+def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None) -> pd.DataFrame:
+    """Rank all pairs with a model folder (``None``: the heuristic ranking) and write the ranking."""
+    from .io import write_parquet
+
+    if model_dir is None:
+        pairs = read_pairs(pairs_paths, ("Delta_E", "Tij", "Tji"))
+        ranking = heuristic_ranking(pairs)
+    else:
+        import pyarrow.parquet as pq
+
+        ranker = TLSRanker.load(model_dir)
+        for path in [pairs_paths] if isinstance(pairs_paths, (str, Path)) else pairs_paths:
+            try:
+                have = set(pq.read_schema(path).names)
+            except Exception:
+                continue  # read_pairs reports unreadable files
+            missing = [f for f in ranker.features if f not in have]
+            if missing:
+                raise TLSFinderError(f"the model in {model_dir} was trained on features {ranker.features}; "
+                                     f"the pairs table {path} lacks {missing}")
+        pairs = read_pairs(pairs_paths, ranker.features)
+        ranking = ranker.rank(pairs, order)
+    write_parquet(out, ranking)
+    return ranking
+
+
+def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fraction: float = DEFAULTS["explore_fraction"],
+                      min_p_dw: float = DEFAULTS["min_p_dw"], seed: int | np.random.Generator = 0, iteration: int | None = None,
+                      tls_splitting_max: float = TLS_SPLITTING_MAX, yield_out=None):
+    from .io import write_parquet
+
+    ranking_path = Path(ranking_path)
+    if not ranking_path.exists():
+        raise TLSFinderError(f"{ranking_path}: no such ranking table")
+    ranking = pd.read_parquet(ranking_path)
+    labels = read_labels(labels_path)
+    sel = select_pairs(ranking, labels, k, explore_fraction=explore_fraction, min_p_dw=min_p_dw, seed=seed,
+                       iteration=iteration)
+    write_parquet(out, sel)
+    yld = iteration_yield(labels, tls_splitting_max)
+    for r in yld.itertuples(index=False):
+        log.info("iteration %d: %d NEB, %d DW, %d TLS (%.3f TLS per NEB)", r.iteration, r.n_neb, r.n_dw, r.n_tls,
+                 r.tls_per_neb)
+    if yield_out is not None:
+        write_parquet(yield_out, yld)
+    return sel, yld
+
+
+# ---------------------------------------------------------------------------
+# workflow helpers (rules/ml.smk)
+# ---------------------------------------------------------------------------
+
+
+def ml_setting(config: dict, key: str):
+    """``config["ml"][key]`` or its default (:data:`DEFAULTS`, plus the pairs window and loop inputs)."""
+    from .pairs import DEFAULT_DELTA_E_MAX
+
+    defaults = {**DEFAULTS, "delta_e_max": DEFAULT_DELTA_E_MAX, "pretrained_model": None, "initial_labels": None,
+                "params": None}
+    if key not in defaults:
+        raise TLSFinderError(f"unknown ml setting {key!r}; known: {sorted(defaults)}")
+    return (config.get("ml") or {}).get(key, defaults[key])
+
+
+def loop_inputs(config: dict, k: int) -> dict:
+    """Model and labels files iteration ``k`` uses (absent keys: none).
+
+    k = 0: the pretrained model (``ml.pretrained_model``) if any, else the
+    heuristic ranking; labels ``ml.initial_labels`` if any.  k >= 1: the model
+    trained in iteration k and the labels of ``results/loop/iter{k}``.
+    """
+    k = int(k)
+    if k == 0:
+        out = {}
+        if ml_setting(config, "pretrained_model"):
+            out["model"] = ml_setting(config, "pretrained_model")
+        if ml_setting(config, "initial_labels"):
+            out["labels"] = ml_setting(config, "initial_labels")
+        return out
+    return {"model": f"results/loop/iter{k}/model", "labels": f"results/loop/iter{k}/labels.parquet"}
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("train", help="train the DW classifier and splitting regressor on labelled pairs")
+    p.add_argument("--pairs", nargs="+", required=True, help="pairs table(s) (Parquet)")
+    p.add_argument("--labels", required=True, help="labels table (Parquet)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"], help="share of glasses for early stopping")
+    p.add_argument("--sigma", type=float, default=DEFAULTS["sigma"], help="error width of -log10(splitting) in p_tls")
+    p.add_argument("--tls-splitting-max", type=float, default=TLS_SPLITTING_MAX)
+    p.add_argument("--order", choices=ORDERS, default=DEFAULTS["order"], help="default ranking order")
+    p.add_argument("--features", nargs="+", default=list(PUBLISHED_FEATURES))
+    p.add_argument("--weight-column", help="column of the labels table with sample weights")
+    p.add_argument("--params", type=json.loads, default=None, help='LightGBM overrides as JSON, e.g. \'{"num_leaves": 15}\'')
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("rank", help="rank pairs by their predicted chance of being a TLS")
+    p.add_argument("--model", help="model folder (omit: heuristic ranking, bidirectional pairs by Delta_E)")
+    p.add_argument("--pairs", nargs="+", required=True, help="pairs table(s) (Parquet)")
+    p.add_argument("--out", required=True, help="ranking table to write (Parquet)")
+    p.add_argument("--order", choices=ORDERS, help="override the model's ranking order")
+    p.set_defaults(func=_cmd_rank)
+
+    p = sub.add_parser("select", help="choose the next pairs for NEB from a ranking and the labels so far")
+    p.add_argument("--ranking", required=True)
+    p.add_argument("--labels", help="labels so far (Parquet; omit: none)")
+    p.add_argument("--out", required=True, help="selected pairs (Parquet)")
+    p.add_argument("-k", type=int, default=DEFAULTS["k"], help="number of pairs")
+    p.add_argument("--explore-fraction", type=float, default=DEFAULTS["explore_fraction"])
+    p.add_argument("--min-p-dw", type=float, default=DEFAULTS["min_p_dw"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iteration", type=int)
+    p.add_argument("--tls-splitting-max", type=float, default=TLS_SPLITTING_MAX)
+    p.add_argument("--yield-out", help="also write the per-iteration yield table here")
+    p.set_defaults(func=_cmd_select)
+
+
+def _cmd_train(args):
+    r = train_from_files(args.pairs, args.labels, args.out, features=args.features, weight_column=args.weight_column,
+                         seed=args.seed, val_fraction=args.val_fraction, sigma=args.sigma,
+                         tls_splitting_max=args.tls_splitting_max, order=args.order, params=args.params)
+    return {"out": args.out, **{k: r.info[k] for k in ("n_labels", "n_dw", "n_tls", "n_glasses", "train_seconds")}}
+
+
+def _cmd_rank(args):
+    ranking = rank_from_files(args.model, args.pairs, args.out, order=args.order)
+    return {"out": args.out, "pairs": len(ranking)}
+
+
+def _cmd_select(args):
+    sel, yld = select_from_files(args.ranking, args.labels, args.out, k=args.k, explore_fraction=args.explore_fraction,
+                                 min_p_dw=args.min_p_dw, seed=args.seed, iteration=args.iteration,
+                                 tls_splitting_max=args.tls_splitting_max, yield_out=args.yield_out)
+    return {"out": args.out, "selected": len(sel), "yield": yld.to_dict("records")}

@@ -1,0 +1,467 @@
+"""Candidate pairs of inherent structures (IS) of one glass and their features.
+
+Every pair of IS of a glass whose energy difference is inside a window becomes a
+candidate double well, including pairs the dynamics never crossed (then
+``Tij = Tji = 0``).  The features are those of the published ML search (seed 003,
+``data/tls_ml_exploration/README.md``), with the same names and meanings, so a
+model trained on the published tables applies to ours and back.
+
+Conventions.  Reduced LJ units (lengths sigma, energies eps).  Orthorhombic
+periodic box, every distance by the minimum image convention.  Inside a pair,
+"lower" and "upper" are the IS of lower and higher energy (ties: the smaller
+id is the lower); the published tables list every pair this way (their ``i`` is
+the lower minimum), which is what ``Delta_E``, ``Tij`` and ``Tji`` refer to.
+
+Pairs table (Parquet, one row per pair)
+=======================  =======  ==============================================
+column                   type     meaning
+=======================  =======  ==============================================
+``glass``                string   the glass (e.g. ``"T0.617/g3"``); with ``i``,
+                                  ``j`` the identity of a pair
+``i``, ``j``             int64    IS ids, ``i < j``
+``displacement_0..2``    float64  the three largest single-particle
+                                  displacements |r_k(upper) - r_k(lower)|
+                                  (sigma), decreasing
+``Delta_E``              float64  N (e_upper - e_lower) >= 0, the total energy
+                                  difference (eps)
+``0to1``, ``0to2``       float64  distance (sigma) of the 2nd / 3rd most
+                                  displaced particle from the most displaced
+                                  one, positions taken at the midpoint
+                                  r_lower + (r_upper - r_lower)/2 of the pair
+``total_displacement``   float64  d = sqrt(sum_k d_k^2), all N particles (sigma;
+                                  not divided by N)
+``PR``                   float64  participation ratio (sum_k d_k^2)^2 / sum_k d_k^4
+``Tij``                  float64  transitions lower -> upper seen by the
+                                  exploration dynamics (0 if never crossed)
+``Tji``                  float64  transitions upper -> lower
+``e_i``, ``e_j``         float64  energies per particle of IS ``i`` and ``j``
+                                  (eps); not features, kept for reports
+=======================  =======  ==============================================
+
+``Tij``/``Tji`` are stored as float64 like the published tables.  The published
+``i``/``j`` columns hold energies; ours hold ids (the importer renames them).
+No extra features are added: the candidates we tried on the published data
+(min(Tij, Tji), Tij + Tji, Delta_E/d, displacement_0/d) did not improve the
+held-out ranking (benchmarks/ml.py).  Pairs of identical structures (all
+displacements exactly zero: PR undefined) are dropped and counted in the log.
+
+Memory and speed: a compiled kernel takes one pair at a time straight from the
+positions array (one pass over its N particles, no per-pair temporaries), so the
+memory is the IS library plus the output table (about 120 bytes per pair).  A
+glass with 600 IS of 1200 atoms (179,700 pairs) peaks at about 70 MB above the
+library (benchmarks/pairs.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from . import TLSFinderError
+
+log = logging.getLogger(__name__)
+
+#: Columns that identify a pair across all tables.
+PAIR_KEY = ("glass", "i", "j")
+
+#: The features of the published search, in its order (seed 003).
+PUBLISHED_FEATURES = (
+    "displacement_0",
+    "displacement_1",
+    "displacement_2",
+    "Delta_E",
+    "0to1",
+    "0to2",
+    "total_displacement",
+    "PR",
+    "Tij",
+    "Tji",
+)
+
+#: Columns of a pairs table written by :func:`pair_features`.
+PAIR_COLUMNS = PAIR_KEY + PUBLISHED_FEATURES + ("e_i", "e_j")
+
+#: Default Delta_E window (total energy, eps): the published search skipped pairs above 1.
+DEFAULT_DELTA_E_MAX = 1.0
+
+
+# ---------------------------------------------------------------------------
+# the pure function
+# ---------------------------------------------------------------------------
+
+
+def candidate_pairs(energies_per_particle: np.ndarray, n_particles: int, delta_e_max: float):
+    """Index pairs (lower, upper) with N (e_upper - e_lower) <= delta_e_max.
+
+    Returns two int64 arrays of row indices into ``energies_per_particle``; the
+    lower-energy member first (ties broken by index).  Pairs are ordered by the
+    lower member's energy, then the upper's.
+    """
+    e = np.asarray(energies_per_particle, dtype=float)
+    order = np.argsort(e, kind="stable")
+    e_total = e[order] * n_particles
+    # For each IS (sorted), partners are the following ones up to the window's end.
+    stop = np.searchsorted(e_total, e_total + delta_e_max, side="right")
+    start = np.arange(1, len(e) + 1)
+    counts = np.maximum(stop - start, 0)
+    lo_sorted = np.repeat(np.arange(len(e)), counts)
+    # offsets within each run: position - first position of the run
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    hi_sorted = np.repeat(start, counts) + (np.arange(counts.sum()) - first)
+    return order[lo_sorted].astype(np.int64), order[hi_sorted].astype(np.int64)
+
+
+def _check_inputs(positions, energies, box, transitions, ids):
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    if positions.ndim != 3 or positions.shape[2] != 3:
+        raise TLSFinderError(f"positions must have shape (n_IS, N, 3), got {positions.shape}")
+    n_is, n, _ = positions.shape
+    if n < 3:
+        raise TLSFinderError(f"positions: need at least 3 particles per IS for the features, got N = {n}")
+    if not np.isfinite(positions).all():
+        raise TLSFinderError("positions contain NaN or inf")
+    energies = np.asarray(energies, dtype=np.float64)
+    if energies.shape != (n_is,):
+        raise TLSFinderError(f"energies must have shape ({n_is},) like positions, got {energies.shape}")
+    if not np.isfinite(energies).all():
+        raise TLSFinderError("energies contain NaN or inf")
+    box = np.asarray(box, dtype=np.float64).reshape(-1)
+    if box.shape == (1,):
+        box = np.repeat(box, 3)
+    if box.shape != (3,) or not np.all(np.isfinite(box)) or np.any(box <= 0):
+        raise TLSFinderError(f"box must be 3 positive edge lengths (orthorhombic), got {box}")
+    if transitions is None:
+        transitions = np.zeros((n_is, n_is), dtype=np.int64)
+    transitions = np.asarray(transitions)
+    if transitions.shape != (n_is, n_is):
+        raise TLSFinderError(f"transitions must have shape ({n_is}, {n_is}), got {transitions.shape}")
+    if not np.issubdtype(transitions.dtype, np.number) or np.any(transitions < 0) or not np.isfinite(transitions).all():
+        raise TLSFinderError("transitions must be non-negative counts")
+    if ids is None:
+        ids = np.arange(n_is, dtype=np.int64)
+    ids = np.asarray(ids)
+    if ids.shape != (n_is,) or not np.issubdtype(ids.dtype, np.integer):
+        raise TLSFinderError(f"ids must be {n_is} integers, got shape {ids.shape} dtype {ids.dtype}")
+    if len(np.unique(ids)) != n_is:
+        raise TLSFinderError("ids must be unique")
+    return positions, energies, box, transitions, ids.astype(np.int64)
+
+
+def pair_features(
+    positions: np.ndarray,
+    energies_per_particle: np.ndarray,
+    box: np.ndarray,
+    transitions: np.ndarray | None = None,
+    ids: np.ndarray | None = None,
+    *,
+    glass: str = "",
+    delta_e_max: float = DEFAULT_DELTA_E_MAX,
+) -> pd.DataFrame:
+    """Features of all pairs of IS of one glass within the Delta_E window.
+
+    Parameters
+    ----------
+    positions : (n_IS, N, 3) float
+        Particle positions of each IS (sigma), the same particle order in all.
+        Wrapped or not: displacements use the minimum image.
+    energies_per_particle : (n_IS,) float
+        Potential energy per particle of each IS (eps).
+    box : (3,) float
+        Edge lengths of the orthorhombic periodic box (sigma).
+    transitions : (n_IS, n_IS) int, optional
+        ``transitions[a, b]`` = number of observed jumps a -> b (rows of the
+        arrays above).  None: no dynamics information, all zero.
+    ids : (n_IS,) int, optional
+        IS ids written to the ``i``/``j`` columns (default: 0..n_IS-1).
+    glass : str
+        Value of the ``glass`` column.
+    delta_e_max : float
+        Keep pairs with N |e_a - e_b| <= delta_e_max (total energy, eps).
+
+    Returns
+    -------
+    DataFrame with the columns of the module docstring, sorted by (i, j).
+    """
+    positions, energies, box, transitions, ids = _check_inputs(positions, energies_per_particle, box, transitions, ids)
+    if not np.isfinite(delta_e_max) or delta_e_max < 0:
+        raise TLSFinderError(f"delta_e_max must be a non-negative number, got {delta_e_max}")
+    n_is, n, _ = positions.shape
+    lo, hi = candidate_pairs(energies, n, delta_e_max)
+    n_pairs = len(lo)
+
+    feats = np.empty((n_pairs, 7))
+    if n_pairs:
+        _geometry_kernel(positions, lo, hi, box, feats)
+    cols = {name: feats[:, k] for k, name in enumerate(_GEOMETRY)}
+    cols["Delta_E"] = (energies[hi] - energies[lo]) * n
+    cols["Tij"] = transitions[lo, hi].astype(np.float64)
+    cols["Tji"] = transitions[hi, lo].astype(np.float64)
+    id_lo, id_hi = ids[lo], ids[hi]
+    swap = id_lo > id_hi
+    i = np.where(swap, id_hi, id_lo)
+    j = np.where(swap, id_lo, id_hi)
+    e_i = np.where(swap, energies[hi], energies[lo])
+    e_j = np.where(swap, energies[lo], energies[hi])
+
+    keep = cols["total_displacement"] > 0
+    n_same = int((~keep).sum())
+    if n_same:
+        log.warning("glass %r: %d pair(s) of identical structures dropped (all displacements zero)", glass, n_same)
+    df = pd.DataFrame(
+        {
+            "glass": pd.Series(np.full(n_pairs, glass, dtype=object), dtype="string"),
+            "i": i,
+            "j": j,
+            **{name: cols[name] for name in PUBLISHED_FEATURES},
+            "e_i": e_i,
+            "e_j": e_j,
+        }
+    )
+    df = df[keep].sort_values(["i", "j"], kind="stable").reset_index(drop=True)
+    return df
+
+
+_GEOMETRY = ("displacement_0", "displacement_1", "displacement_2", "total_displacement", "PR", "0to1", "0to2")
+
+
+@njit(cache=True, nogil=True)
+def _geometry_kernel(pos, lo, hi, box, out):  # pragma: no cover (compiled)
+    """Geometric features of pairs (lo[p], hi[p]) into out[p, :] in the order of _GEOMETRY."""
+    n = pos.shape[1]
+    inv = 1.0 / box
+    for p in range(lo.shape[0]):
+        a = lo[p]
+        b = hi[p]
+        s2 = 0.0
+        s4 = 0.0
+        v0 = v1 = v2 = -1.0
+        k0 = k1 = k2 = 0
+        for k in range(n):
+            q = 0.0
+            for c in range(3):
+                d = pos[b, k, c] - pos[a, k, c]
+                d -= box[c] * np.rint(d * inv[c])
+                q += d * d
+            s2 += q
+            s4 += q * q
+            if q > v2:  # keep the three largest, v0 >= v1 >= v2
+                if q > v1:
+                    v2, k2 = v1, k1
+                    if q > v0:
+                        v1, k1 = v0, k0
+                        v0, k0 = q, k
+                    else:
+                        v1, k1 = q, k
+                else:
+                    v2, k2 = q, k
+        out[p, 0] = np.sqrt(v0)
+        out[p, 1] = np.sqrt(v1)
+        out[p, 2] = np.sqrt(v2)
+        out[p, 3] = np.sqrt(s2)
+        out[p, 4] = s2 * s2 / s4 if s4 > 0.0 else np.nan
+        # distances between midpoints r_lower + d/2 of the most displaced particles
+        for col, kk in ((5, k1), (6, k2)):
+            r = 0.0
+            for c in range(3):
+                d0 = pos[b, k0, c] - pos[a, k0, c]
+                d0 -= box[c] * np.rint(d0 * inv[c])
+                dk = pos[b, kk, c] - pos[a, kk, c]
+                dk -= box[c] * np.rint(dk * inv[c])
+                v = (pos[a, kk, c] + 0.5 * dk) - (pos[a, k0, c] + 0.5 * d0)
+                v -= box[c] * np.rint(v * inv[c])
+                r += v * v
+            out[p, col] = np.sqrt(r)
+
+
+# ---------------------------------------------------------------------------
+# checks shared by every stage that reads a pairs table
+# ---------------------------------------------------------------------------
+
+
+def check_pairs_table(df: pd.DataFrame, features=PUBLISHED_FEATURES, source: str = "pairs table") -> None:
+    """Raise TLSFinderError naming the columns at fault (missing, NaN/inf, bad keys)."""
+    missing_key = [c for c in PAIR_KEY if c not in df.columns]
+    missing = [c for c in features if c not in df.columns]
+    if missing_key or missing:
+        raise TLSFinderError(
+            f"{source}: missing column(s) {missing_key + missing}; a pairs table needs {list(PAIR_KEY)} "
+            f"and the features {list(features)}"
+        )
+    bad = {}
+    for c in features:
+        col = df[c]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            bad[c] = f"not numeric ({col.dtype})"
+            continue
+        v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        n_bad = int((~np.isfinite(v)).sum())
+        if n_bad:
+            bad[c] = f"{n_bad} NaN/inf"
+    if bad:
+        raise TLSFinderError(f"{source}: bad values in feature column(s): " + ", ".join(f"{k} ({v})" for k, v in bad.items()))
+    for c in ("i", "j"):
+        if not pd.api.types.is_integer_dtype(df[c]):
+            raise TLSFinderError(f"{source}: column {c!r} must hold integer IS ids, got {df[c].dtype}")
+    if df["glass"].isna().any():
+        raise TLSFinderError(f"{source}: column 'glass' has {int(df['glass'].isna().sum())} missing value(s)")
+    n_order = int((df["i"].to_numpy() >= df["j"].to_numpy()).sum())
+    if n_order:
+        raise TLSFinderError(f"{source}: {n_order} row(s) with i >= j; pairs are written with i < j")
+    dup = df.duplicated(list(PAIR_KEY))
+    if dup.any():
+        ex = df.loc[dup, list(PAIR_KEY)].head(3).to_dict("records")
+        raise TLSFinderError(f"{source}: {int(dup.sum())} duplicated pair(s) (glass, i, j), e.g. {ex}")
+
+
+def read_pairs(paths, features=PUBLISHED_FEATURES, extra_columns=()) -> pd.DataFrame:
+    """Read and check one or more pairs tables (Parquet); only the columns needed.
+
+    ``glass`` is returned as a pandas categorical to keep large tables small.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    want = list(dict.fromkeys(list(PAIR_KEY) + list(features) + list(extra_columns)))
+    parts = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise TLSFinderError(f"{path}: no such pairs table")
+        try:
+            import pyarrow.parquet as pq
+
+            have = set(pq.read_schema(path).names)
+            df = pd.read_parquet(path, columns=[c for c in want if c in have])
+        except TLSFinderError:
+            raise
+        except Exception as exc:  # pyarrow raises many types for foreign files
+            raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
+        check_pairs_table(df, features, source=str(path))
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        check_pairs_table(df, features, source=" + ".join(str(p) for p in paths))
+    df["glass"] = df["glass"].astype("string").astype("category")
+    return df
+
+
+# ---------------------------------------------------------------------------
+# file level: explorer outputs -> pairs table (the only place that knows the
+# explorer's on-disk format; adapt here if it changes)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ISLibrary:
+    """Inherent structures of one glass: positions (n_IS, N, 3), energy per particle (n_IS,), box (3,)."""
+
+    positions: np.ndarray
+    energy: np.ndarray
+    box: np.ndarray
+
+
+def load_is_library(path: str | Path) -> ISLibrary:
+    """Read an IS library: HDF5 with datasets ``positions`` (n_IS, N, 3), ``energy`` (n_IS,) and attr ``box``."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such IS library")
+    try:
+        with h5py.File(path, "r") as h:
+            for key in ("positions", "energy"):
+                if key not in h:
+                    raise TLSFinderError(f"{path}: dataset {key!r} missing (have {sorted(h.keys())})")
+            if "box" not in h.attrs:
+                raise TLSFinderError(f"{path}: attribute 'box' missing")
+            lib = ISLibrary(h["positions"][()], h["energy"][()], np.asarray(h.attrs["box"], dtype=float))
+    except TLSFinderError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise TLSFinderError(f"{path}: unreadable IS library ({exc})") from exc
+    return lib
+
+
+def load_transitions(path: str | Path | None, n_is: int) -> np.ndarray:
+    """Transition counts (n_IS, n_IS) from a Parquet table with columns ``i``, ``j``, ``count``.
+
+    Rows with the same (i, j) are summed.  ``None`` gives all zeros.
+    """
+    t = np.zeros((n_is, n_is), dtype=np.int64)
+    if path is None:
+        return t
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such transitions table")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
+    missing = [c for c in ("i", "j", "count") if c not in df.columns]
+    if missing:
+        raise TLSFinderError(f"{path}: missing column(s) {missing} (need i, j, count)")
+    if len(df) == 0:
+        return t
+    a, b, cnt = (df[c].to_numpy() for c in ("i", "j", "count"))
+    for name, v in (("i", a), ("j", b), ("count", cnt)):
+        if not np.issubdtype(v.dtype, np.integer):
+            raise TLSFinderError(f"{path}: column {name!r} must be integer, got {v.dtype}")
+    out = (a < 0) | (a >= n_is) | (b < 0) | (b >= n_is)
+    if out.any():
+        raise TLSFinderError(f"{path}: {int(out.sum())} row(s) with IS index outside 0..{n_is - 1}")
+    if (cnt < 0).any():
+        raise TLSFinderError(f"{path}: {int((cnt < 0).sum())} negative count(s)")
+    np.add.at(t, (a, b), cnt)
+    return t
+
+
+def pairs_from_files(
+    is_library: str | Path,
+    transitions: str | Path | None,
+    *,
+    glass: str,
+    delta_e_max: float = DEFAULT_DELTA_E_MAX,
+    out: str | Path | None = None,
+) -> pd.DataFrame:
+    """Pairs table of one glass from its IS library and transition table; written to ``out`` if given."""
+    lib = load_is_library(is_library)
+    try:
+        n_is = lib.positions.shape[0]
+    except (AttributeError, IndexError):
+        raise TLSFinderError(f"{is_library}: 'positions' is not an (n_IS, N, 3) array") from None
+    trans = load_transitions(transitions, n_is)
+    try:
+        df = pair_features(lib.positions, lib.energy, lib.box, trans, glass=glass, delta_e_max=delta_e_max)
+    except TLSFinderError as exc:
+        raise TLSFinderError(f"{is_library}: {exc}") from None
+    log.info("glass %s: %d IS, %d pairs with Delta_E <= %g", glass, n_is, len(df), delta_e_max)
+    if out is not None:
+        from .io import write_parquet
+
+        write_parquet(out, df)
+    return df
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("pairs", help="candidate pairs of IS of one glass and their features (Parquet)")
+    p.add_argument("--is-library", required=True, help="HDF5 IS library (positions, energy, attr box)")
+    p.add_argument("--transitions", help="Parquet table i, j, count (default: no transitions)")
+    p.add_argument("--glass", required=True, help="glass name written to the 'glass' column, e.g. T0.617/g3")
+    p.add_argument("--delta-e-max", type=float, default=DEFAULT_DELTA_E_MAX, help="window N|e_i - e_j| (eps)")
+    p.add_argument("--out", required=True, help="output pairs table (Parquet)")
+    p.set_defaults(func=_cmd_pairs)
+
+
+def _cmd_pairs(args):
+    df = pairs_from_files(args.is_library, args.transitions, glass=args.glass, delta_e_max=args.delta_e_max,
+                          out=args.out)
+    return {"pairs": len(df), "out": args.out}

@@ -1,0 +1,174 @@
+"""Importer of the published TLS_ML_exploration data (tlsfinder.importer)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tlsfinder import TLSFinderError
+from tlsfinder.importer import (
+    import_configurations,
+    import_exact_csv,
+    import_feather,
+    import_tlsml,
+    read_fortran_conf,
+    read_lammps_data,
+    tf_from_name,
+)
+from tlsfinder.pairs import PUBLISHED_FEATURES, pair_features
+
+DATA = Path("/work/shared/data/tls_ml_exploration")
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="published data not available")
+
+
+def test_tf_from_names():
+    assert tf_from_name("quantum_splitting_T007.csv") == "0.07"
+    assert tf_from_name("nonDW_T0092.csv") == "0.092"
+    assert tf_from_name("pretraining-classifier-T007.feather") == "0.07"
+    assert tf_from_name("/T0.062") == "0.062"
+    assert tf_from_name("splitting.csv") is None
+
+
+@needs_data
+def test_feather_import_reproduces_every_row():
+    raw = pd.read_feather(DATA / "pretraining-classifier-T007.feather")
+    pairs, labels = import_feather(DATA / "pretraining-classifier-T007.feather")
+    assert len(pairs) == len(raw) == 39065 and len(labels) == len(raw)
+    assert pairs["glass"].nunique() == 50
+    assert pairs["glass"].iloc[0] == f"T0.07/c{int(raw['conf'].iloc[0])}"
+    np.testing.assert_array_equal(pairs["i"], raw["i2"].astype(int))
+    np.testing.assert_array_equal(pairs["j"], raw["j2"].astype(int))
+    for c in PUBLISHED_FEATURES:
+        np.testing.assert_array_equal(pairs[c].to_numpy(), raw[c].to_numpy(), err_msg=c)
+    np.testing.assert_array_equal(pairs["e_i"], raw["i"])
+    np.testing.assert_array_equal(labels["is_dw"], raw["is_dw"] == 1)
+    assert labels["splitting"].isna().all() and (labels["iteration"] == -1).all()
+
+
+@needs_data
+def test_classifier_and_predictor_combine_into_one_population():
+    pairs, labels = import_tlsml([DATA / "pretraining-classifier-T007.feather",
+                                  DATA / "pretraining-predictor-T007.feather"])
+    raw = pd.read_feather(DATA / "pretraining-predictor-T007.feather")
+    assert len(pairs) == 39065  # every predictor pair is also a classifier pair, with the same features
+    assert len(labels) == 39065 and labels["is_dw"].sum() == 23535
+    got = labels.set_index(["glass", "i", "j"])["splitting"]
+    keys = list(zip("T0.07/c" + raw["conf"].astype(int).astype(str), raw["i2"].astype(int), raw["j2"].astype(int)))
+    np.testing.assert_array_equal(got.loc[keys].to_numpy(), raw["quantum_splitting"].to_numpy())
+    assert int((labels["splitting"] < 0.00151).sum()) == 293
+
+
+@needs_data
+def test_exact_csv_lists():
+    q = import_exact_csv(DATA / "quantum_splitting_T007.csv")
+    raw = pd.read_csv(DATA / "quantum_splitting_T007.csv", index_col=0)
+    assert len(q) == len(raw) == 4064 and q["is_dw"].all()
+    np.testing.assert_array_equal(q["splitting"], raw["out"])
+    assert q["glass"].iloc[0] == f"T0.07/c{raw['conf'].iloc[0]}"
+    nd = import_exact_csv(DATA / "nonDW_T0092.csv")
+    raw = pd.read_csv(DATA / "nonDW_T0092.csv", index_col=0)
+    assert len(nd) == len(raw.drop_duplicates()) == 1303 - 96
+    assert (~nd["is_dw"]).all() and nd["splitting"].isna().all() and nd["glass"].str.startswith("T0.092/").all()
+
+
+@needs_data
+def test_labels_merge_with_published_pairs_and_keep_unpaired_ones():
+    pairs, labels = import_tlsml([DATA / "pretraining-predictor-T007.feather", DATA / "quantum_splitting_T007.csv"])
+    assert len(pairs) == 23535
+    assert len(labels) == 23535 + 4064 - 1172  # 1172 CSV rows are pairs of the feather table, splittings agree
+    _, paired = import_tlsml([DATA / "pretraining-predictor-T007.feather", DATA / "quantum_splitting_T007.csv"],
+                             paired_only=True)
+    assert len(paired) == 23535
+
+
+def test_conflicting_labels_stop_the_import(tmp_path):
+    (tmp_path / "quantum_splitting_T01.csv").write_text(",conf,i,j,out\n0,3,1,2,0.001\n1,3,4,5,0.002\n")
+    (tmp_path / "nonDW_T01.csv").write_text(",conf,i,j\n0,3,1,2\n")
+    with pytest.raises(TLSFinderError, match="1 pair"):
+        import_tlsml([tmp_path / "quantum_splitting_T01.csv", tmp_path / "nonDW_T01.csv"])
+    (tmp_path / "bad_T01.csv").write_text(",conf,i,j\n0,3,2,1\n")
+    with pytest.raises(TLSFinderError, match="i >= j"):
+        import_exact_csv(tmp_path / "bad_T01.csv")
+    (tmp_path / "nameless.csv").write_text(",conf,i,j\n0,3,1,2\n")
+    with pytest.raises(TLSFinderError, match="T_f"):
+        import_exact_csv(tmp_path / "nameless.csv")
+    assert import_exact_csv(tmp_path / "nameless.csv", tf=0.5)["glass"].tolist() == ["T0.5/c3"]
+
+
+def _write_lammps(path, positions, box_half, diam, order):
+    """A data file laid out like the published ones (write_data, atom style charge, image flags)."""
+    lines = ["LAMMPS data file via write_data, version 17 Nov 2016, timestep = 0", "      ",
+             f"  {len(positions)} atoms", "      ", "1 atom types"]
+    for a in "xyz":
+        lines.append(f"  {-box_half:.16f}        {box_half:.16f}      {a}lo {a}hi")
+    lines += ["Masses", "      ", "1 1", "      ", "Pair Coeffs # lj/poly", "      ",
+              "                               1 1.0 1.0 2.025 1.25 0.2", "      ", "Atoms # charge", "      "]
+    for k in order:
+        x, y, z = positions[k]
+        lines.append(f"  {k + 1:10d}  1  {diam[k]:.16f}  {x:.16E}  {y:.16E}  {z:.16E}  0  0  0")
+    lines += ["      ", "Velocities", "      "] + [f"{k + 1} 0 0 0" for k in range(len(positions))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_fortran(path, positions, box, diam):
+    rec = lambda b: np.int32(len(b)).tobytes() + b + np.int32(len(b)).tobytes()  # noqa: E731
+    body = rec(np.int32(len(positions)).tobytes()) + rec(np.array([box], "<f8").tobytes())
+    for k in range(len(positions)):
+        body += rec(np.array([diam[k], *positions[k]], "<f8").tobytes())
+    path.write_bytes(body)
+
+
+def test_configurations_layout_gives_the_same_pairs_as_pair_features(tmp_path):
+    rng = np.random.default_rng(3)
+    n, half = 12, 2.5
+    base = rng.uniform(-half, half, (n, 3))
+    energies = np.array([0.2044404608, 0.2044439470, 0.2044452900, 0.2044528139])
+    positions = np.stack([np.mod(base + rng.normal(0, 0.2, (n, 3)) + half, 2 * half) - half for _ in energies])
+    diam = rng.uniform(0.8, 1.5, n)
+    folder = tmp_path / "Configurations" / "minima" / "T0.062" / "Cnf-148750000"
+    folder.mkdir(parents=True)
+    for k, e in enumerate(energies):
+        if k % 2:
+            _write_fortran(folder / f"{e:.9E}.conf", positions[k], 2 * half, diam)
+        else:
+            _write_lammps(folder / f"{e:.9E}.conf.txt", positions[k], half, diam, rng.permutation(n))
+    got = import_configurations(tmp_path / "Configurations", delta_e_max=5e-5)
+    ref = pair_features(positions, energies, np.full(3, 2 * half), None, np.arange(1, 5),
+                        glass="T0.062/Cnf-148750000", delta_e_max=5e-5)
+    assert 0 < len(ref) < 6
+    pd.testing.assert_frame_equal(got, ref, rtol=1e-14)
+    pos, box = read_lammps_data(next(folder.glob("*.txt")))
+    assert box.tolist() == [5.0, 5.0, 5.0] and pos.shape == (n, 3)
+    pos2, box2 = read_fortran_conf(folder / f"{energies[1]:.9E}.conf")
+    np.testing.assert_array_equal(pos2, positions[1])
+    assert box2.tolist() == [5.0, 5.0, 5.0]
+
+
+def test_broken_files_raise_user_errors(tmp_path):
+    p = tmp_path / "2.0E-01.conf.txt"
+    p.write_text("LAMMPS data file\n\n3 atoms\n0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n\nAtoms # charge\n\n1 1 1 0 0 0\n")
+    with pytest.raises(TLSFinderError, match="1 lines, header says 3"):
+        read_lammps_data(p)
+    b = tmp_path / "2.0E-01.conf"
+    b.write_bytes(b"\x04\x00\x00\x00abc")
+    with pytest.raises(TLSFinderError, match="Fortran"):
+        read_fortran_conf(b)
+    with pytest.raises(TLSFinderError, match="unknown source"):
+        import_tlsml([p])
+
+
+def test_cli_import_writes_tables(tmp_path):
+    from tlsfinder import importer
+
+    (tmp_path / "quantum_splitting_T01.csv").write_text(",conf,i,j,out\n0,3,1,2,0.001\n1,3,4,5,0.002\n")
+    parser = argparse.ArgumentParser()
+    importer.add_cli(parser.add_subparsers())
+    out = tmp_path / "labels.parquet"
+    args = parser.parse_args(["import-tlsml", str(tmp_path / "quantum_splitting_T01.csv"), "--labels-out", str(out)])
+    assert args.func(args)["labels"] == 2
+    lab = pd.read_parquet(out)
+    assert lab["splitting"].tolist() == [0.001, 0.002] and lab["glass"].tolist() == ["T0.1/c3"] * 2

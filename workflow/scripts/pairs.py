@@ -1,0 +1,16 @@
+"""Snakemake adapter: candidate pairs of one glass and their features (rule ``pairs``)."""
+
+from tlsfinder.pairs import pairs_from_files
+from tlsfinder.prepare import glass_name
+from tlsfinder.workflow import run_script
+
+
+def main(snakemake, config, log):
+    glass = glass_name(float(snakemake.wildcards.tf), int(snakemake.wildcards.g))
+    df = pairs_from_files(snakemake.input.library, snakemake.input.transitions, glass=glass,
+                          delta_e_max=float(snakemake.params.delta_e_max), out=snakemake.output.pairs)
+    crossed = int(((df["Tij"] > 0) | (df["Tji"] > 0)).sum())
+    log.info("glass %s: %d pairs (%d crossed by the dynamics) -> %s", glass, len(df), crossed, snakemake.output.pairs)
+
+
+run_script(snakemake, main)  # noqa: F821  (snakemake is injected)
