@@ -3,7 +3,7 @@
 import os
 
 from tlsfinder import TLSFinderError
-from tlsfinder.config import schema_path, validate_config
+from tlsfinder.config import check_results_config, record_results_config, schema_path, validate_config
 from tlsfinder.workflow import glasses, tf_label
 
 try:
@@ -11,6 +11,16 @@ try:
 except TLSFinderError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, str(schema_path()))
+RUN_RECORD = "results/run_config.json"
+try:
+    check_results_config(config, RUN_RECORD)
+except TLSFinderError as exc:
+    raise WorkflowError(str(exc)) from None
+
+
+onstart:
+    record_results_config(config, RUN_RECORD)
+
 
 CONTAINER = config["container"]
 # envs/tlsfinder.yaml installs the package from here (conda copies the env file elsewhere).

@@ -88,10 +88,14 @@ rule ml_rank:
         "../workflow/scripts/rank.py"
 
 
-rule ml_select:
+checkpoint ml_select:
     input:
         unpack(lambda wc: {k: v for k, v in loop_inputs(config, wc.k).items() if k == "labels"}),
         ranking="results/loop/iter{k}/ranking.parquet",
+        # the classical protocol selects from the pairs' transition counts, not from a ranking
+        pairs=lambda wc: [f"results/pairs/T{tf}/g{g}/pairs.parquet" for tf, g in GLASSES]
+        if config["loop"]["mode"] == "classical"
+        else [],
     output:
         selected="results/loop/iter{k}/selected.parquet",
         yield_table="results/loop/iter{k}/yield.parquet",

@@ -84,3 +84,44 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise TLSFinderError(f"{path}: not valid YAML ({exc})") from None
     return validate_config(raw, str(path))
+
+
+# Keys that may change between runs into the same results folder without invalidating what is
+# there: how long the loop runs, and how jobs run.  Every other key shapes the science.
+MIXABLE_KEYS = {"container", "loop.max_iter", "loop.min_yield", "loop.patience", "explore.checkpoint_seconds"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_results_config(config: dict, record: str | Path) -> None:
+    """Refuse to mix a results folder made with another config; name the differing keys."""
+    record = Path(record)
+    if not record.exists():
+        return
+    try:
+        old = json.loads(record.read_text())
+    except (OSError, ValueError) as exc:
+        raise TLSFinderError(f"{record}: unreadable record of the config that made these results ({exc})") from None
+    a, b = _flatten(old), _flatten(json.loads(json.dumps(config)))
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in MIXABLE_KEYS)
+    if diff:
+        shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
+        raise TLSFinderError(
+            f"{record.parent}/ holds results of a different config ({shown}{', ...' if len(diff) > 8 else ''}). "
+            f"Use another results folder (--directory), or remove {record.parent}/ to start over."
+        )
+
+
+def record_results_config(config: dict, record: str | Path) -> None:
+    from .io import write_json
+
+    write_json(record, config)

@@ -7,6 +7,19 @@ from tlsfinder.workflow import run_script
 
 def main(snakemake, config, log):
     k = int(snakemake.wildcards.k)
+    if config["loop"]["mode"] == "classical":
+        import pandas as pd
+
+        from tlsfinder.io import write_parquet
+        from tlsfinder.loop import classical_selection
+        from tlsfinder.ml import iteration_yield, read_labels
+
+        sel = classical_selection(pd.concat([pd.read_parquet(f) for f in snakemake.input.pairs], ignore_index=True))
+        write_parquet(snakemake.output.selected, sel)
+        write_parquet(snakemake.output.yield_table, iteration_yield(read_labels(snakemake.input.get("labels")),
+                                                                    ml_setting(config, "tls_splitting_max")))
+        log.info("classical protocol: %d pairs crossed both ways selected for NEB", len(sel))
+        return
     sel, _ = select_from_files(snakemake.input.ranking, snakemake.input.get("labels"), snakemake.output.selected,
                                k=int(ml_setting(config, "k")), explore_fraction=ml_setting(config, "explore_fraction"),
                                min_p_dw=ml_setting(config, "min_p_dw"),
