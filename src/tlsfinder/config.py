@@ -64,11 +64,15 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         raise TLSFinderError(f"{source}: invalid configuration:\n  {lines}")
     cfg = copy.deepcopy(config)
     _fill_defaults(cfg, sch)
-    # Model-level checks the schema cannot express (composition sums, per-model keys).
+    # Checks the schema cannot express (composition, box size, per-T_f lists, tau_cg vs dt).
+    from .explore import ExploreSettings
     from .models import model_from_config
+    from .workflow import n_glasses
 
     try:
         model_from_config(cfg["model"])
+        n_glasses(cfg)
+        ExploreSettings.from_config(cfg.get("explore", {}))
     except TLSFinderError as exc:
         raise TLSFinderError(f"{source}: {exc}") from None
     return cfg

@@ -17,10 +17,23 @@ def tf_label(tf: float) -> str:
     return f"{float(tf):g}"
 
 
+def n_glasses(config: dict) -> list[int]:
+    """N_g for each T_f (``prepare.n_glasses`` is one number or one per temperature)."""
+    from . import TLSFinderError
+
+    prep = config["prepare"]
+    ng = prep["n_glasses"]
+    ng = [int(ng)] * len(prep["temperatures"]) if isinstance(ng, int) else [int(x) for x in ng]
+    if len(ng) != len(prep["temperatures"]):
+        raise TLSFinderError(f"prepare.n_glasses has {len(ng)} entries but prepare.temperatures has "
+                             f"{len(prep['temperatures'])}")
+    return ng
+
+
 def glasses(config: dict) -> list[tuple[str, int]]:
     """All (T_f label, glass index) pairs of the config."""
-    prep = config["prepare"]
-    return [(tf_label(tf), g) for tf in prep["temperatures"] for g in range(int(prep["n_glasses"]))]
+    return [(tf_label(tf), g) for tf, ng in zip(config["prepare"]["temperatures"], n_glasses(config))
+            for g in range(ng)]
 
 
 @contextmanager
