@@ -48,6 +48,23 @@ def loop_outputs(wildcards=None):
     return out
 
 
+def report_inputs(wildcards=None):
+    """Inputs of rule report (keys: tlsfinder.report.REPORT_INPUT_KEYS)."""
+    lo = loop_outputs()
+    last = len(lo["decisions"]) - 1
+    return {
+        "neb": lo["neb"],
+        "glasses": [f"results/explore/T{tf}/glasses.parquet" for tf in TFS],
+        "n_is": [f"results/explore/T{tf}/n_is.parquet" for tf in TFS],
+        "persistence": [f"results/explore/T{tf}/persistence.parquet" for tf in TFS],
+        "timeseries": [f"results/explore/T{tf}/g{g}/timeseries.parquet" for tf, g in GLASSES],
+        "libraries": [f"results/explore/T{tf}/g{g}/is_library.h5" for tf, g in GLASSES],
+        "ranking": lo["rankings"],
+        "labels": [f"results/loop/iter{k}/labels.parquet" for k in range(1, last + 2)],
+        "yields": lo["yields"],
+    }
+
+
 rule merge_labels:
     input:
         batches=lambda wc: neb_batches(int(wc.k) - 1),

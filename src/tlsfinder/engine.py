@@ -81,8 +81,10 @@ class Engine:
             raise TLSFinderError(f"positions have shape {pos.shape}, model {model.name} expects ({self.n}, 3)")
         self.box = np.asarray(box, dtype=float).copy()
         self._tmp = tempfile.TemporaryDirectory(prefix="tlsfinder-lmp-")
+        self._identity = np.arange(self.n, dtype=np.int64)
         self.lmp = new_lammps()
         self._fix_ids: list[str] = []
+        self._lean = False
         self.force_evaluations = 0
         self.thermostat: tuple | None = None
         L = self.box
@@ -138,32 +140,32 @@ class Engine:
         except Exception:
             pass
 
-    def _order(self) -> np.ndarray:
-        ids = self.lmp.numpy.extract_atom("id")
-        return np.asarray(ids[: self.n], dtype=np.int64) - 1
+    def _order(self) -> np.ndarray | None:
+        """Particle index of each local atom, or None when they are already in order."""
+        ids = np.asarray(self.lmp.numpy.extract_atom("id")[: self.n], dtype=np.int64) - 1
+        return None if np.array_equal(ids, self._identity) else ids
 
     def _get(self, name: str) -> np.ndarray:
         nloc = self.lmp.extract_global("nlocal")
         arr = np.array(self.lmp.numpy.extract_atom(name)[:nloc])
+        order = self._order()
+        if order is None:  # no atom sorting, one rank: the usual case, no copy needed
+            return arr
         out = np.empty_like(arr)
-        out[self._order()] = arr
+        out[order] = arr
         return out
 
     def _set(self, name: str, values) -> None:
         nloc = self.lmp.extract_global("nlocal")
         view = self.lmp.numpy.extract_atom(name)
-        view[:nloc] = np.asarray(values)[self._order()]
+        order = self._order()
+        view[:nloc] = np.asarray(values) if order is None else np.asarray(values)[order]
 
     # ------------------------------------------------------------- get / set
     def get_positions(self) -> np.ndarray:
         """Unwrapped positions (N, 3)."""
-        x = self._get("x")
-        img = self._get("image")
         # LAMMPS packs image flags into one int: 10 bits per dimension, offset 512.
-        ix = (img & 1023) - 512
-        iy = ((img >> 10) & 1023) - 512
-        iz = (img >> 20) - 512
-        return x + np.stack([ix, iy, iz], axis=1) * self.box
+        return self.unwrap(*self.raw_snapshot())
 
     def set_positions(self, positions) -> None:
         """Set (possibly unwrapped) positions; image flags keep them unwrapped."""
@@ -204,8 +206,34 @@ class Engine:
 
     # ------------------------------------------------------- observables
     def _evaluate(self) -> None:
-        self._cmd("run 0 post no")
+        if self._lean:
+            self._cmd("thermo_style custom step pe press", "run 0 post no", "thermo_style custom step")
+        else:
+            self._cmd("run 0 post no")
         self.force_evaluations += 1
+
+    def set_lean_output(self, lean: bool = True) -> None:
+        """Skip the energy and virial tally LAMMPS does for thermo output at the ends of every ``run``.
+
+        Worth it when MD is driven one step per ``run`` call (exploration snapshots); the
+        observables above switch the full output back on for their own evaluation.
+        """
+        self._lean = bool(lean)
+        self._cmd("thermo_style custom step" if lean else "thermo_style custom step pe press")
+
+    def raw_snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of LAMMPS's wrapped coordinates and packed image flags, ordered by particle.
+
+        Cheaper than :meth:`get_positions`; :meth:`unwrap` turns a snapshot into positions.
+        """
+        return self._get("x"), self._get("image")
+
+    def unwrap(self, x: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """Unwrapped positions from a :meth:`raw_snapshot`."""
+        ix = (image & 1023) - 512
+        iy = ((image >> 10) & 1023) - 512
+        iz = (image >> 20) - 512
+        return x + np.stack([ix, iy, iz], axis=1) * self.box
 
     def energy(self) -> float:
         """Total potential energy (eps)."""

@@ -134,6 +134,22 @@ class ExploreSettings:
             raise TLSFinderError("explore.temperature, explore.dt and explore.n_cg must be positive")
 
 
+class _Frames:
+    """MD snapshots of one interval, indexed like a list of (timestep, unwrapped positions)."""
+
+    def __init__(self, engine: Engine, t0: int, raw: list):
+        self.engine, self.t0, self.raw = engine, t0, raw
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, m):
+        if isinstance(m, slice):
+            return [self[k] for k in range(*m.indices(len(self)))]
+        m = m % len(self.raw)
+        return self.t0 + m, self.engine.unwrap(*self.raw[m])
+
+
 def rms_distance(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
     """Seed 001 Eq. 7: sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image."""
     d = a - b
@@ -207,6 +223,7 @@ class Explorer:
         # the same trajectory, bit for bit); quenches happen in the other one from copied positions.
         self.engine = Engine(model, glass.positions, self.box, glass.species)
         self.engine.set_thermostat("berendsen", settings.temperature, settings.thermostat_damping)
+        self.engine.set_lean_output()
         self.quencher = Engine(model, glass.positions, self.box, glass.species)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self._load_checkpoint()
@@ -265,7 +282,9 @@ class Explorer:
         """
         eng = self.engine
         ev0 = eng.force_evaluations
-        eng._cmd(f"timestep {self.s.dt!r}", f"run {int(nsteps)} pre {'yes' if first else 'no'} post no")
+        if first:
+            eng._cmd(f"timestep {self.s.dt!r}")
+        eng._cmd(f"run {int(nsteps)} pre {'yes' if first else 'no'} post no")
         eng.force_evaluations += nsteps + (1 if first else 0)
         self.counters["md_steps"] += nsteps
         self.counters["md_force_evaluations"] += eng.force_evaluations - ev0
@@ -322,10 +341,13 @@ class Explorer:
                 if k is not None:
                     self._record(eng.timestep, k)
         else:
-            frames = [(eng.timestep, eng.get_positions())]
+            # raw snapshots are cheap; only the frames that get quenched are unwrapped
+            t0 = eng.timestep
+            raw = [eng.raw_snapshot()]
             for step in range(n):
                 self._run_md(1, first=setup and step == 0)
-                frames.append((eng.timestep, eng.get_positions()))
+                raw.append(eng.raw_snapshot())
+            frames = _Frames(eng, t0, raw)
             a = self.current
             b = self._quench(frames[-1][1], frames[-1][0], a)
             if b is not None:
