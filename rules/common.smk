@@ -18,17 +18,8 @@ except TLSFinderError as exc:
     raise WorkflowError(str(exc)) from None
 
 
-onstart:
-    record_results_config(config, RUN_RECORD)
-
-
 CONTAINER = config["container"]
 # envs/tlsfinder.yaml installs the package from here (conda copies the env file elsewhere).
 os.environ.setdefault("TLSFINDER_ROOT", workflow.basedir)
 GLASSES = glasses(config)
 TFS = [tf_label(t) for t in config["prepare"]["temperatures"]]
-
-
-wildcard_constraints:
-    tf=r"[0-9.]+",
-    g=r"\d+",

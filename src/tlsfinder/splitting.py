@@ -14,17 +14,26 @@ energies in eps, lengths in sigma.  We solve it exactly as the seed does:
   at both ends, because NEB endpoints are minima);
 * the grid is uniform with spacing d / N_xi (N_xi = 2000) on [0, d];
 * the potential is *continued beyond both minima* (seed 001 Fig. 5) so that the
-  low states do not feel the ends of the path: ``continuation="harmonic"``
-  (default) continues each end by its Taylor parabola V0 + V0' u + V0'' u^2 / 2,
-  ``"mirror"`` reflects the well about its minimum up to the barrier top and
-  then rises as the parabola, ``"none"`` puts hard walls at the minima (for
-  tests only).  The continuation is extended until the WKB action of the
-  estimated 5th level into the wall exceeds ``wall_action`` (default 18, i.e.
-  amplitudes below e^-18 at the outer Dirichlet boundary);
+  low states do not feel the ends of the path.  ``continuation="cubic"``
+  (default) extrapolates the end pieces of the spline (third-order Taylor
+  polynomial at each minimum, made monotone if it would turn over);
+  ``"harmonic"`` uses the Taylor parabola; ``"mirror"`` reflects each well
+  about its minimum up to the barrier top; ``"none"`` puts hard walls at the
+  minima (for tests).  Each continuation is extended until the WKB action of
+  the (estimated) level e2 into it reaches ``wall_action`` = 12, i.e. the
+  doublet's amplitude at the outer Dirichlet boundary is below e^-12: E then
+  does not depend on where the grid ends (tests/test_splitting.py).
+  What the continuation *cannot* remove is the dependence on the unknown
+  shape of the wells beyond the minima, which moves the zero-point energies:
+  on a symmetric quartic double well (tests) the cubic continuation gives E
+  within ~1.5% of the exact potential's splitting, the harmonic one 17% low,
+  the mirror one 36% low; for asymmetric wells (E ~ Delta) all agree to 0.4%;
 * the Laplacian is the 5-point stencil (-1, 16, -30, 16, -1) / (12 h^2);
 * the five lowest eigenvalues e1..e5 come from ARPACK (scipy eigsh) in
-  shift-invert mode, with the shifted operator factorised by a banded
-  Cholesky (LAPACK pbtrf);  E = e2 - e1.
+  shift-invert mode; the shift lies below the spectrum, so the shifted
+  pentadiagonal Hamiltonian is positive definite and is factorised once by a
+  compiled LDL^T (numba); E = e2 - e1.  The grid is sized for the doublet;
+  e3..e5 are reported but feel the continuation more.
 * convergence: the same problem is solved again with N_xi doubled; a result is
   ``converged`` when E changes by less than ``conv_rtol`` (relative) and each
   of e1..e5 by less than ``conv_rtol * (e5 - e1)``.  Unconverged double wells
@@ -97,17 +106,18 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import scipy.sparse.linalg as sla
 from scipy.interpolate import CubicSpline
-from scipy.linalg import lapack
 
 from . import TLSFinderError
 from .units import PRESETS, UnitPreset, custom_preset, get_preset, rate_to_per_second
 
 N_XI = 2000
 N_LEVELS = 5
-CONTINUATIONS = ("harmonic", "mirror", "none")
+WALL_ACTION = 12.0  # WKB action of e2 into each continuation (amplitude e^-12 at the outer boundary)
+CONTINUATIONS = ("harmonic", "cubic", "mirror", "none")
 
 # Gauss-Legendre nodes on [0, 1] for the WKB integrals (smooth after the substitutions below).
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(256)
@@ -373,14 +383,18 @@ def _orient(s, e, bc, flat_tol, rev):
 # --------------------------------------------------------------------------
 
 
-def lowest_levels(v, h: float, m_tilde: float, k: int = N_LEVELS) -> np.ndarray:
+def lowest_levels(v, h: float, m_tilde: float, k: int = N_LEVELS, shift: float | None = None,
+                  tol: float = 1e-12) -> np.ndarray:
     """The ``k`` lowest eigenvalues of -1/(2 m~) d^2/dx^2 + V on a uniform grid.
 
     ``v``: potential at the grid points (eps), spacing ``h`` (sigma); Dirichlet
     conditions one point beyond both ends; 5-point Laplacian.  ARPACK
-    (``eigsh``) in shift-invert mode with the shift at min(V), below the whole
-    spectrum, so that H - shift is positive definite and is factorised by a
-    banded Cholesky.  The ARPACK start vector is fixed (deterministic results).
+    (``eigsh``) in shift-invert mode.  The shift must lie below the spectrum:
+    H - shift is then positive definite, which its LDL^T factorisation checks
+    (all pivots > 0); otherwise the shift falls back to min(V), always below
+    the spectrum.  ``shift`` defaults to min(V).  ARPACK's start vector is fixed
+    (deterministic results); ``tol`` is its relative tolerance on the
+    shift-inverted eigenvalues.
     """
     v = np.asarray(v, dtype=float)
     n = len(v)
@@ -389,30 +403,23 @@ def lowest_levels(v, h: float, m_tilde: float, k: int = N_LEVELS) -> np.ndarray:
     if not np.all(np.isfinite(v)):
         raise TLSFinderError("splitting: potential on the grid is not finite")
     c = 1.0 / (24.0 * m_tilde * h * h)
-    shift = float(v.min())
-    # Upper banded storage for pbtrf: row 2 = diagonal, row 1 = first super, row 0 = second super.
-    ab = np.empty((3, n))
-    ab[2] = 30.0 * c + (v - shift)
-    ab[1, 0] = 0.0
-    ab[1, 1:] = -16.0 * c
-    ab[0, :2] = 0.0
-    ab[0, 2:] = c
-    for attempt in range(4):
-        cf, info = lapack.dpbtrf(ab)
-        if info == 0:
+    vmin = float(v.min())
+    e1 = np.full(n - 1, -16.0 * c)
+    e2 = np.full(n - 2, c)
+    shifts = [vmin] if shift is None or shift <= vmin else [float(shift), vmin]
+    shifts += [vmin - 10.0**-j for j in (9, 6, 3)]  # rounding safety for absurd inputs
+    for sh in shifts:
+        dd, l1, l2 = _ldl_factor(30.0 * c + (v - sh), e1, e2)
+        if np.all(dd > 0):
             break
-        # Not positive definite in floating point (only for absurd inputs): lower the shift.
-        delta = 10.0 ** attempt * 1e-6 * max(1.0, 64.0 * c)
-        ab[2] += delta
-        shift -= delta
     else:
         raise TLSFinderError("splitting: shifted Hamiltonian is not positive definite")
 
     def solve(b):
-        x, _ = lapack.dpbtrs(cf, b)
-        return x
+        return _ldl_solve(dd, l1, l2, np.ascontiguousarray(b, dtype=float).reshape(-1))
 
-    def apply_h(x):  # H x (only for completeness: eigsh's shift-invert mode uses OPinv)
+    def apply_h(x):  # H x (for completeness: eigsh's shift-invert mode only uses OPinv)
+        x = np.asarray(x, dtype=float).reshape(-1)
         y = (30.0 * c + v) * x
         y[1:] -= 16.0 * c * x[:-1]
         y[:-1] -= 16.0 * c * x[1:]
@@ -422,12 +429,66 @@ def lowest_levels(v, h: float, m_tilde: float, k: int = N_LEVELS) -> np.ndarray:
 
     a_op = sla.LinearOperator((n, n), matvec=apply_h, dtype=float)
     op = sla.LinearOperator((n, n), matvec=solve, dtype=float)
-    v0 = _start_vector(n)
     try:
-        lam = sla.eigsh(a_op, k=k, sigma=shift, which="LM", OPinv=op, v0=v0, return_eigenvectors=False, tol=0.0)
+        lam = sla.eigsh(a_op, k=k, sigma=sh, which="LM", OPinv=op, v0=_start_vector(n),
+                        return_eigenvectors=False, tol=tol)
     except sla.ArpackNoConvergence as exc:
         raise TLSFinderError(f"splitting: ARPACK did not converge ({exc})")
     return np.sort(lam)
+
+
+@numba.njit(cache=True)
+def _ldl_factor(d0, e1, e2):  # pragma: no cover - compiled
+    """LDL^T of the symmetric pentadiagonal matrix (diag d0, off-diagonals e1, e2).
+
+    L is unit lower triangular with L[i, i-1] = l1[i], L[i, i-2] = l2[i].
+    """
+    n = d0.shape[0]
+    dd = np.empty(n)
+    l1 = np.zeros(n)
+    l2 = np.zeros(n)
+    for i in range(n):
+        if i >= 2:
+            l2[i] = e2[i - 2] / dd[i - 2]
+        if i >= 1:
+            t = e1[i - 1]
+            if i >= 2:
+                t -= l2[i] * dd[i - 2] * l1[i - 1]
+            l1[i] = t / dd[i - 1]
+        x = d0[i]
+        if i >= 1:
+            x -= l1[i] * l1[i] * dd[i - 1]
+        if i >= 2:
+            x -= l2[i] * l2[i] * dd[i - 2]
+        dd[i] = x
+        if not x > 0.0:  # not positive definite: stop (caller checks dd > 0)
+            for j in range(i + 1, n):
+                dd[j] = 0.0
+            break
+    return dd, l1, l2
+
+
+@numba.njit(cache=True)
+def _ldl_solve(dd, l1, l2, b):  # pragma: no cover - compiled
+    n = b.shape[0]
+    y = np.empty(n)
+    for i in range(n):
+        t = b[i]
+        if i >= 1:
+            t -= l1[i] * y[i - 1]
+        if i >= 2:
+            t -= l2[i] * y[i - 2]
+        y[i] = t
+    for i in range(n):
+        y[i] /= dd[i]
+    for i in range(n - 1, -1, -1):
+        t = y[i]
+        if i + 1 < n:
+            t -= l1[i + 1] * y[i + 1]
+        if i + 2 < n:
+            t -= l2[i + 2] * y[i + 2]
+        y[i] = t
+    return y
 
 
 _V0_CACHE: dict[int, np.ndarray] = {}
@@ -443,29 +504,59 @@ def _start_vector(n: int) -> np.ndarray:
     return v0
 
 
-def _continuation(profile: Profile, side: str, u: np.ndarray, kind: str, path_vals: np.ndarray, h: float):
-    """Potential beyond the ``side`` ('left' or 'right') end at distances u = j h, j = 1.."""
-    spl = profile.spline
-    x0 = 0.0 if side == "left" else profile.d
-    sgn = -1.0 if side == "left" else 1.0  # outward direction in x
-    v0 = float(spl(x0))
-    s0 = float(spl(x0, 1)) * sgn  # dV/du outward
-    k0 = max(float(spl(x0, 2)), _curvature_floor(profile))
+def _end_taylor(profile: Profile, side: str) -> tuple[float, float, float, float]:
+    """(V, dV/du, d2V/du2, d3V/du3) at the ``side`` end, u the outward distance (cached)."""
+    key = ("taylor", side)
+    val = profile._grid_cache.get(key)
+    if val is None:
+        spl = profile.spline
+        x0 = 0.0 if side == "left" else profile.d
+        sgn = -1.0 if side == "left" else 1.0
+        val = (float(spl(x0)), float(spl(x0, 1)) * sgn, max(float(spl(x0, 2)), _curvature_floor(profile)),
+               float(spl(x0, 3)) * sgn)
+        profile._grid_cache[key] = val
+    return val
+
+
+def continuation_values(profile: Profile, side: str, u: np.ndarray, kind: str, n_xi: int) -> np.ndarray:
+    """Potential (eps) beyond the ``side`` ('left' or 'right') end at outward distances u = j h.
+
+    ``harmonic``: V0 + V0' u + V0'' u^2 / 2.  ``cubic`` (default): the third-order
+    Taylor polynomial, i.e. the end piece of the cubic spline extrapolated; where
+    the third derivative softens the wall (negative outward) the polynomial is
+    followed, from the point where the curvature has dropped to V0''/2, by a parabola
+    of curvature V0''/2 (C^2 and monotone).  ``mirror``: the well reflected about
+    its end up to the barrier top, then a parabola of curvature V0''.  V0'' is
+    floored at 1e-3 of the largest |curvature| of the profile.  The grid spacing
+    h = d / n_xi is needed by ``mirror`` only.
+    """
+    v0, s0, k0, t0 = _end_taylor(profile, side)
     if kind == "harmonic":
         return v0 + s0 * u + 0.5 * k0 * u * u
-    # mirror: V(x0 - sgn u) on the well side up to the barrier top, then the parabola.
-    u_ts = profile.x_ts if side == "left" else profile.d - profile.x_ts
-    j = np.rint(u / h).astype(int)
-    n_xi = len(path_vals) - 1
-    j_ts = int(min(round(u_ts / h), n_xi))
-    inside = j <= j_ts
-    out = np.empty_like(u)
-    idx = j[inside] if side == "left" else n_xi - j[inside]
-    out[inside] = path_vals[idx]
-    v_top = path_vals[j_ts if side == "left" else n_xi - j_ts]
-    du = u[~inside] - j_ts * h
-    out[~inside] = v_top + 0.5 * k0 * du * du
-    return out
+    if kind == "cubic":
+        out = v0 + s0 * u + 0.5 * k0 * u * u + t0 * u**3 / 6.0
+        if t0 < 0:
+            us = -0.5 * k0 / t0
+            far = u > us
+            vs = v0 + s0 * us + 0.5 * k0 * us * us + t0 * us**3 / 6.0
+            ss = s0 + k0 * us + 0.5 * t0 * us * us
+            du = u[far] - us
+            out[far] = vs + ss * du + 0.25 * k0 * du * du
+        return out
+    if kind == "mirror":
+        path_vals = profile.grid_values(n_xi)
+        h = profile.d / n_xi
+        u_ts = profile.x_ts if side == "left" else profile.d - profile.x_ts
+        j = np.rint(u / h).astype(int)
+        j_ts = int(min(round(u_ts / h), n_xi))
+        inside = j <= j_ts
+        out = np.empty_like(u)
+        out[inside] = path_vals[j[inside] if side == "left" else n_xi - j[inside]]
+        v_top = path_vals[j_ts if side == "left" else n_xi - j_ts]
+        du = u[~inside] - j_ts * h
+        out[~inside] = v_top + 0.5 * k0 * du * du
+        return out
+    raise TLSFinderError(f"splitting: continuation must be one of {CONTINUATIONS}, got {kind!r}")
 
 
 def _curvature_floor(profile: Profile) -> float:
@@ -474,23 +565,25 @@ def _curvature_floor(profile: Profile) -> float:
     return 1e-3 * scale
 
 
-def _extension_points(profile, side, kind, m_tilde, e_ref, h, path_vals, wall_action, max_len) -> int:
-    """Number of continuation points so that the WKB action at e_ref into the wall >= wall_action."""
+def _wall(profile, side, kind, m_tilde, e_ref, n_xi, wall_action, n_max, n_fixed=None) -> np.ndarray:
+    """Continuation values on u = h, 2h, ... until the WKB action of e_ref reaches ``wall_action``."""
     if kind == "none":
-        return 0
-    n = max(16, int(0.05 * profile.d / h))
-    n_max = max(16, int(max_len / h))
+        return np.empty(0)
+    h = profile.d / n_xi
+    if n_fixed is not None:
+        return continuation_values(profile, side, h * np.arange(1, n_fixed + 1), kind, n_xi)
+    v0, _, k0, _ = _end_taylor(profile, side)
+    # First guess from the parabola: turning point plus the width where the action reaches W.
+    ut = math.sqrt(2.0 * max(e_ref - v0, 0.0) / k0)
+    guess = ut + 2.0 * math.sqrt(wall_action / math.sqrt(m_tilde * k0)) + 4.0 * h
+    n = int(min(max(16, 1.25 * guess / h), n_max))
     while True:
-        n = min(n, n_max)
-        u = h * np.arange(1, n + 1)
-        v = _continuation(profile, side, u, kind, path_vals, h)
+        v = continuation_values(profile, side, h * np.arange(1, n + 1), kind, n_xi)
         act = np.cumsum(np.sqrt(2.0 * m_tilde * np.clip(v - e_ref, 0.0, None))) * h
-        hit = np.flatnonzero(act >= wall_action)
-        if len(hit):
-            return int(hit[0]) + 1
-        if n >= n_max:
-            return n
-        n *= 2
+        k = int(np.searchsorted(act, wall_action))
+        if k < n or n >= n_max:
+            return v[: min(k + 1, n)]
+        n = min(2 * n, n_max)
 
 
 @dataclass
@@ -508,14 +601,19 @@ class Levels:
         return self.n_xi + 1 + self.n_left + self.n_right
 
 
-def solve_profile(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "harmonic",
-                  wall_action: float = 18.0, k: int = N_LEVELS, ext: tuple[int, int] | None = None,
+def solve_profile(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "cubic",
+                  wall_action: float = WALL_ACTION, k: int = N_LEVELS, ext: tuple[int, int] | None = None,
                   max_ext: float | None = None) -> Levels:
     """The ``k`` lowest levels of Eq. 10 for ``profile`` with ``n_xi`` intervals on [0, d].
 
-    ``ext`` = (n_left, n_right) forces the continuation lengths in grid points
-    (used by the convergence check to keep the same physical domain);
-    ``max_ext`` caps each continuation (sigma, default 4 d).
+    The continuations are sized for the splitting doublet: each is extended
+    until the WKB action of e_ref into it reaches ``wall_action``, with e_ref
+    the harmonic estimate min(1.5 hbar w1, Delta V + hbar w2 / 2) + hbar w1 / 4 of e2
+    (raised and re-solved if the computed e2 is higher).  ``ext`` = (n_left,
+    n_right) forces the continuation lengths in grid points (the convergence
+    check uses it to keep the same physical domain); ``max_ext`` caps each
+    continuation (sigma, default 4 d).  Levels above e2 see lower walls: e3..e5
+    are reported but depend more on the continuation.
     """
     if continuation not in CONTINUATIONS:
         raise TLSFinderError(f"splitting: continuation must be one of {CONTINUATIONS}, got {continuation!r}")
@@ -523,41 +621,29 @@ def solve_profile(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuati
         raise TLSFinderError(f"splitting: n_xi must be >= 50, got {n_xi}")
     h = profile.d / n_xi
     vals = profile.grid_values(n_xi)
-    max_len = 4.0 * profile.d if max_ext is None else max_ext
+    n_max = max(16, int((4.0 * profile.d if max_ext is None else max_ext) / h))
     hw_low = math.sqrt(max(profile.k1, _curvature_floor(profile)) / m_tilde)
-    e_ref = 5.0 * hw_low
+    hw_high = math.sqrt(max(profile.k2, _curvature_floor(profile)) / m_tilde)
+    e_ref = min(1.5 * hw_low, profile.delta_v + 0.5 * hw_high) + 0.25 * hw_low
     wall_ok = True
-    for attempt in range(3):
+    for attempt in range(4):
         if ext is None:
-            nl = _extension_points(profile, "left", continuation, m_tilde, e_ref, h, vals, wall_action, max_len)
-            nr = _extension_points(profile, "right", continuation, m_tilde, e_ref, h, vals, wall_action, max_len)
+            wl = _wall(profile, "left", continuation, m_tilde, e_ref, n_xi, wall_action, n_max)
+            wr = _wall(profile, "right", continuation, m_tilde, e_ref, n_xi, wall_action, n_max)
         else:
-            nl, nr = ext
-        parts = []
-        if nl:
-            parts.append(_continuation(profile, "left", h * np.arange(nl, 0, -1), continuation, vals, h))
-        parts.append(vals)
-        if nr:
-            parts.append(_continuation(profile, "right", h * np.arange(1, nr + 1), continuation, vals, h))
-        v = np.concatenate(parts)
-        e = lowest_levels(v, h, m_tilde, k)
-        if continuation == "none" or ext is not None:
+            wl = _wall(profile, "left", continuation, m_tilde, e_ref, n_xi, wall_action, n_max, ext[0])
+            wr = _wall(profile, "right", continuation, m_tilde, e_ref, n_xi, wall_action, n_max, ext[1])
+        v = np.concatenate([wl[::-1], vals, wr])
+        e = lowest_levels(v, h, m_tilde, k, shift=0.3 * hw_low)
+        if continuation == "none" or ext is not None or e[1] <= e_ref:
             break
-        # A posteriori: the highest level must be well inside the walls.
-        if e[-1] <= e_ref:
-            break
-        e_ref = e[-1] + 0.5 * (e[-1] - e[0]) + hw_low
-        if attempt == 2:
-            wall_ok = False
-    # Final check of the wall: action of e_k through each continuation.
-    if continuation != "none":
-        for side, nn in (("left", nl), ("right", nr)):
-            u = h * np.arange(1, nn + 1)
-            vv = _continuation(profile, side, u, continuation, vals, h)
-            act = float(np.sum(np.sqrt(2.0 * m_tilde * np.clip(vv - e[-1], 0.0, None))) * h)
+        e_ref = e[1] + 0.5 * hw_low
+    if continuation != "none":  # the walls must hold e2
+        for w in (wl, wr):
+            act = float(np.sum(np.sqrt(2.0 * m_tilde * np.clip(w - e[1], 0.0, None))) * h)
             if act < 0.5 * wall_action:
                 wall_ok = False
-    return Levels(e=e, n_left=nl, n_right=nr, n_xi=n_xi, wall_ok=wall_ok)
+    return Levels(e=e, n_left=len(wl), n_right=len(wr), n_xi=n_xi, wall_ok=wall_ok)
 
 
 # --------------------------------------------------------------------------
@@ -647,8 +733,8 @@ class SplittingResult:
         return {f"{k}{suffix}": v for k, v in out.items()}
 
 
-def splitting(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "harmonic",
-              check_convergence: bool = True, conv_rtol: float = 1e-3, wall_action: float = 18.0) -> SplittingResult:
+def splitting(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "cubic",
+              check_convergence: bool = True, conv_rtol: float = 1e-3, wall_action: float = WALL_ACTION) -> SplittingResult:
     """Splitting and TLS parameters of ``profile`` for effective mass ``m_tilde``."""
     if not (m_tilde > 0 and math.isfinite(m_tilde)):
         raise TLSFinderError(f"splitting: m_tilde must be positive, got {m_tilde!r}")
@@ -702,7 +788,7 @@ def profile_row(profile: Profile) -> dict:
     }
 
 
-def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuation: str = "harmonic",
+def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuation: str = "cubic",
                 bc: str = "clamped", check_convergence: bool = True, conv_rtol: float = 1e-3) -> dict:
     """Everything about one double well: the preset-independent columns and, for each
     preset, its quantum columns with suffix ``_<preset name>`` (see the module docstring)."""
@@ -737,7 +823,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--m-tilde", type=float, help="custom effective mass m eps sigma^2 / hbar^2 instead of presets")
     p.add_argument("--kT-Q", type=float, dest="kT_Q", help="TLS threshold (eps) for --m-tilde (default 2 pi / m~)")
     p.add_argument("--n-xi", type=int, default=N_XI, help="grid intervals along the path (2000)")
-    p.add_argument("--continuation", default="harmonic", choices=CONTINUATIONS)
+    p.add_argument("--continuation", default="cubic", choices=CONTINUATIONS)
     p.add_argument("--bc", default="clamped", choices=("clamped", "not-a-knot", "natural"),
                    help="spline end condition (clamped: the ends are minima)")
     p.add_argument("--path-length", type=float, help="path length d (sigma) for files with an 'xi' column")

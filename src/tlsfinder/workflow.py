@@ -69,3 +69,76 @@ def run_script(snakemake, func) -> None:
         except TLSFinderError as exc:
             logger.error("%s", exc)
             sys.exit(1)
+
+
+# ---------------------------------------------------------------------------
+# The loop's input functions.  ``checkpoints`` is Snakemake's checkpoints object;
+# the iterations are walked with a plain loop (no recursion), so rebuilding the DAG
+# after a checkpoint stays cheap however many iterations have run.
+# ---------------------------------------------------------------------------
+
+
+def loop_n_batches(checkpoints, config: dict, k: int) -> int:
+    """Number of NEB jobs of iteration k (known once its selection exists)."""
+    import pandas as pd
+
+    from .loop import LoopSettings, n_batches
+
+    selected = checkpoints.ml_select.get(k=k).output.selected
+    return n_batches(len(pd.read_parquet(selected, columns=["i"])), LoopSettings.from_config(config).batch_size)
+
+
+def neb_batches(checkpoints, config: dict, k: int) -> list[str]:
+    """NEB batch tables of iteration k."""
+    return [f"results/loop/iter{k}/neb/batch{b}.parquet" for b in range(loop_n_batches(checkpoints, config, k))]
+
+
+def previous_labels(config: dict, k: int) -> list[str]:
+    """Labels iteration k started from (none, or ml.initial_labels, at k = 0)."""
+    from .ml import loop_inputs
+
+    labels = loop_inputs(config, k).get("labels")
+    return [labels] if labels else []
+
+
+def final_iteration(checkpoints) -> int:
+    """Last iteration that runs: walk the decisions until one says stop."""
+    from .loop import read_decision
+
+    k = 0
+    while not read_decision(checkpoints.loop_decide.get(k=k).output.decision)["stop"]:
+        k += 1
+    return k
+
+
+def loop_outputs(checkpoints, config: dict) -> dict[str, list[str]]:
+    """Everything the finished loop produced."""
+    last = final_iteration(checkpoints)
+    iters = range(last + 1)
+    return {
+        "labels": [f"results/loop/iter{last + 1}/labels.parquet"],
+        "decisions": [f"results/loop/iter{k}/decision.json" for k in iters],
+        "rankings": [f"results/loop/iter{k}/ranking.parquet" for k in iters],
+        "selected": [f"results/loop/iter{k}/selected.parquet" for k in iters],
+        "yields": [f"results/loop/iter{k}/yield.parquet" for k in iters],
+        "neb": [f for k in iters for f in neb_batches(checkpoints, config, k)],
+    }
+
+
+def report_inputs(checkpoints, config: dict) -> dict[str, list[str]]:
+    """Inputs of rule report (keys: tlsfinder.report.REPORT_INPUT_KEYS)."""
+    lo = loop_outputs(checkpoints, config)
+    last = len(lo["decisions"]) - 1
+    tfs = [tf_label(t) for t in config["prepare"]["temperatures"]]
+    gl = glasses(config)
+    return {
+        "neb": lo["neb"],
+        "glasses": [f"results/explore/T{tf}/glasses.parquet" for tf in tfs],
+        "n_is": [f"results/explore/T{tf}/n_is.parquet" for tf in tfs],
+        "persistence": [f"results/explore/T{tf}/persistence.parquet" for tf in tfs],
+        "timeseries": [f"results/explore/T{tf}/g{g}/timeseries.parquet" for tf, g in gl],
+        "libraries": [f"results/explore/T{tf}/g{g}/is_library.h5" for tf, g in gl],
+        "ranking": lo["rankings"],
+        "labels": [f"results/loop/iter{k}/labels.parquet" for k in range(1, last + 2)],
+        "yields": lo["yields"],
+    }

@@ -1,0 +1,283 @@
+"""NEB between minima of a small KA2 glass (N = 300, density 1.35).
+
+Real minima: a liquid is cooled by MD (LAMMPS engine), quenched, and then
+explored at T = 0.3 with a quench every 20 MD steps; consecutive distinct
+inherent structures IS0 -> IS1 -> IS2 are real neighbouring minima.  Bands use
+24 images to keep the file fast (the default is 64).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tlsfinder import TLSFinderError, units
+from tlsfinder import neb as N
+from tlsfinder.engine import Engine
+from tlsfinder.models import KA2, PSS
+
+FAST = dict(n_images=24, fmax=1e-3, max_steps=3000, check_every=200)
+
+
+@pytest.fixture(scope="module")
+def glass():
+    """(model, species, [IS0, IS1, IS2]) with IS0 -> IS1 -> IS2 seen in that order by the dynamics.
+
+    With these seeds IS0 -> IS1 is a compact double well (PR ~ 4) and IS0 -> IS2
+    passes through IS1.
+    """
+    model = KA2(n=300, density=1.35)
+    rng = np.random.default_rng(12)
+    species = model.make_species(rng)
+    ff = N.BatchForceField(model, model.box, species)
+    with Engine(model, model.lattice_positions(rng), model.box, species) as eng:
+        eng.thermalize(1.0, 13)
+        eng.run_nvt(2000, 1.0, 0.005)
+        eng.run_nvt(4000, 0.5, 0.005)
+        eng.run_nvt(4000, 0.4, 0.005)
+        lib = [N.minimize(ff, _quench(eng)).positions]
+        eng.thermalize(0.25, 7)
+        for _ in range(100):
+            eng.run_nvt(25, 0.25, 0.005)
+            x = _quench(eng)
+            if not N.same_minimum(x, lib[-1], model.box, 1e-3):
+                lib.append(N.minimize(ff, x).positions)
+            if len(lib) == 3:
+                break
+    assert len(lib) == 3, "exploration found fewer than 3 minima"
+    return model, species, lib
+
+
+def _quench(eng):
+    """Inherent structure of the engine's current state; the trajectory is left untouched."""
+    state = eng.save_state()
+    eng.minimize("cg", ftol=1e-8)
+    x = eng.get_positions()
+    eng.restore_state(state)
+    return x
+
+
+@pytest.fixture(scope="module")
+def pair01(glass):
+    model, species, lib = glass
+    presets = [units.get_preset("KA2", "Ar"), units.get_preset("KA2", "NiP")]
+    fwd = N.neb_pair(model, model.box, species, lib[0], lib[1], N.NEBSettings(**FAST), presets, pair_id="0-1")
+    bwd = N.neb_pair(model, model.box, species, lib[1], lib[0], N.NEBSettings(**FAST), presets, pair_id="1-0")
+    return fwd, bwd
+
+
+# ---------------------------------------------------------------------------
+# energies and forces
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: KA2(n=300, density=1.35), lambda: PSS(n=300, density=1.0)])
+def test_batch_force_field_matches_model(make):
+    model = make()
+    rng = np.random.default_rng(4)
+    species = model.make_species(rng)
+    base = model.lattice_positions(rng)
+    # Three configurations, unwrapped coordinates far outside the box included.
+    stack = np.array([base + rng.normal(0, 0.05, base.shape) + model.box * rng.integers(-2, 3, base.shape)
+                      for _ in range(3)])
+    ff = N.BatchForceField(model, model.box, species)
+    e, f = ff.evaluate(stack)
+    for k in range(3):
+        e0, f0 = model.energy_forces(stack[k], model.box, species)
+        assert e[k] == pytest.approx(e0, rel=1e-12)
+        assert np.max(np.abs(f[k] - f0)) <= 1e-11 * np.max(np.abs(f0))
+    # Move every particle by more than the skin: the pair list is rebuilt and stays exact.
+    moved = stack[0] + rng.normal(0, 0.3, base.shape)
+    e1, f1 = ff.energy_forces(moved, slot=0)
+    e0, f0 = model.energy_forces(moved, model.box, species)
+    assert ff.n_builds >= 2 and e1 == pytest.approx(e0, rel=1e-12) and np.allclose(f1, f0, atol=1e-10)
+
+
+def test_too_small_box_is_refused():
+    model = KA2(n=100, density=1.35)  # L = 4.2 < 2 x cutoff
+    with pytest.raises(TLSFinderError, match="too small"):
+        N.BatchForceField(model, model.box, model.make_species(np.random.default_rng(0)))
+
+
+def test_minimize_reaches_tight_minimum(glass):
+    model, species, lib = glass
+    ff = N.BatchForceField(model, model.box, species)
+    m = N.minimize(ff, lib[1] + np.random.default_rng(2).normal(0, 0.02, lib[1].shape), ftol=1e-10)
+    assert m.converged and m.fmax <= 1e-10
+    assert N.same_minimum(m.positions, lib[1], model.box, 1e-6)
+    w = N.lowest_eigenvalues(model, m.positions, model.box, species, k=2)
+    assert w[0] > 0  # a minimum: translations removed, all curvatures positive
+
+
+# ---------------------------------------------------------------------------
+# the band
+# ---------------------------------------------------------------------------
+
+
+def test_climbing_image_is_first_order_saddle(glass, pair01):
+    model, species, _ = glass
+    res = pair01[0][0]
+    assert res.status == "dw" and res.band.converged
+    x = res.band.images[res.band.climb_index]
+    h = model.hessian(x, model.box, species).toarray()
+    w, v = np.linalg.eigh(h)
+    # translations: three (near-)zero modes; exactly one clearly negative curvature
+    assert np.sum(w < -1e-6) == 1 and w[0] < -0.1
+    assert N.saddle_check(model, x, model.box, species)["n_negative"] == 1
+    # Our Hessian against finite differences of the forces, along the unstable mode and at random.
+    ff = N.BatchForceField(model, model.box, species)
+    rng = np.random.default_rng(3)
+    for vec in (v[:, 0], rng.normal(size=len(w))):
+        vec = vec / np.linalg.norm(vec)
+        hstep = 1e-5
+        _, fp = ff.energy_forces(x + hstep * vec.reshape(-1, 3))
+        _, fm = ff.energy_forces(x - hstep * vec.reshape(-1, 3))
+        fd = -(fp - fm).ravel() / (2 * hstep)
+        assert np.max(np.abs(fd - h @ vec)) < 1e-5 * np.max(np.abs(h @ vec)) + 1e-7
+    # the band's maximum is the climbing image and its tangential force vanishes there
+    assert res.band.climb_index == int(np.argmax(res.band.energies))
+    assert abs(res.band.f_par[res.band.climb_index]) < 1e-2
+
+
+def test_forward_and_backward_give_same_barrier(pair01):
+    fwd, bwd = pair01
+    a, b = fwd[0], bwd[0]
+    assert a.status == b.status == "dw"
+    e_ts_a = a.band.energies.max()
+    e_ts_b = b.band.energies.max()
+    assert abs(e_ts_a - e_ts_b) < 1e-4  # climbing image: error ~ fmax^2 / curvature
+    assert abs(a.row["V_a"] - b.row["V_a"]) < 1e-4
+    assert a.row["Delta_V"] == pytest.approx(b.row["Delta_V"], abs=1e-9)
+    assert a.row["reversed"] != b.row["reversed"]  # lower minimum put first either way
+    assert a.row["d_path"] == pytest.approx(b.row["d_path"], rel=1e-3)
+    assert a.row["E_NiP"] == pytest.approx(b.row["E_NiP"], rel=1e-3)
+
+
+def test_dw_row_contents(glass, pair01):
+    model, species, lib = glass
+    r = pair01[0][0].row
+    disp = N.displacements(lib[0], lib[1], model.box)
+    disp -= disp.mean(axis=0)
+    assert r["d"] == pytest.approx(math.sqrt(np.sum(disp**2) / model.n), rel=1e-6)
+    assert r["PR"] == pytest.approx(N.participation_ratio(disp), rel=1e-6)
+    assert r["e_B"] - r["e_A"] == pytest.approx(model.energy(lib[1], model.box, species)
+                                                - model.energy(lib[0], model.box, species), abs=1e-8)
+    assert r["Delta_V"] == pytest.approx(abs(r["e_B"] - r["e_A"]), abs=1e-7)
+    # the path is at least as long as the straight line between the minima
+    assert r["d_path"] >= r["total_displacement"] - 1e-9
+    for p in ("Ar", "NiP"):
+        assert np.isfinite(r[f"E_{p}"]) and r[f"is_TLS_{p}"] == (r[f"E_{p}"] < units.get_preset("KA2", p).kT_Q)
+    # every FIRE step evaluates the 22 moving images once (batched); endpoints once
+    assert r["force_calls"] >= 22 * (r["neb_steps"] + 1) + 2
+
+
+def test_intermediate_minimum_splits_the_pair(glass, pair01):
+    """IS0 -> IS2 passes through IS1: the pair is split into IS0-IS1 and IS1-IS2."""
+    model, species, lib = glass
+    res = N.neb_pair(model, model.box, species, lib[0], lib[2], N.NEBSettings(**FAST),
+                     [units.get_preset("KA2", "NiP")], pair_id="0-2")
+    top = res[0]
+    assert top.status == "split" and top.row["n_intermediate"] == 1
+    assert "E_NiP" not in top.row  # a split pair is never analysed as one double well
+    subs = [r for r in res if r.parent == "0-2"]
+    assert [r.pair_id for r in subs] == ["0-2.1", "0-2.2"] and all(r.origin == "split" for r in subs)
+    assert N.same_minimum(subs[0].pos_b, subs[1].pos_a, model.box, 1e-9)
+    assert N.same_minimum(subs[0].pos_b, lib[1], model.box, 1e-3)  # the intermediate is IS1
+    assert [r.status for r in subs] == ["dw", "dw"]
+    # The first elementary well is the IS0-IS1 double well found directly.
+    direct = pair01[0][0].row
+    assert subs[0].row["V_a"] == pytest.approx(direct["V_a"], abs=1e-4)
+    assert subs[0].row["E_NiP"] == pytest.approx(direct["E_NiP"], rel=1e-3)
+
+
+def test_unconverged_band_is_recorded_not_used(glass):
+    model, species, lib = glass
+    s = N.NEBSettings(**{**FAST, "max_steps": 20, "check_every": 10000})
+    res = N.neb_pair(model, model.box, species, lib[0], lib[1], s, [units.get_preset("KA2", "Ar")])
+    assert res[0].status == "unconverged" and not res[0].row["neb_converged"]
+    assert "E_Ar" not in res[0].row  # no splitting from an unconverged band
+
+
+# ---------------------------------------------------------------------------
+# bad input, files, CLI, workflow batch
+# ---------------------------------------------------------------------------
+
+
+def test_bad_endpoints(glass):
+    model, species, lib = glass
+    s = N.NEBSettings(**FAST)
+    with pytest.raises(TLSFinderError, match="identical"):
+        N.neb_pair(model, model.box, species, lib[0], lib[0] + model.box, s)
+    with pytest.raises(TLSFinderError, match="particle counts"):
+        N.neb_pair(model, model.box, species, lib[0], lib[1][:-1], s)
+    with pytest.raises(TLSFinderError):
+        N.NEBSettings(method="aseneb")
+    with pytest.raises(TLSFinderError, match="unknown key"):
+        N.NEBSettings.from_config({"images": 10})
+
+
+def test_cli_and_files(glass, tmp_path):
+    import ase.io
+
+    from tlsfinder.cli import main
+    from tlsfinder.io import Glass, write_glass
+
+    model, species, lib = glass
+    for name, x in (("a", lib[0]), ("b", lib[1])):
+        write_glass(tmp_path / f"{name}.h5", Glass(model.to_config(), x, model.box, species))
+    other = KA2(n=300, density=1.35, x_c=2.2)
+    write_glass(tmp_path / "c.h5", Glass(other.to_config(), lib[1], model.box, species))
+    out = tmp_path / "out"
+    argv = ["neb", str(tmp_path / "a.h5"), str(tmp_path / "b.h5"), "--out", str(out), "--n-images", "24",
+            "--pair-id", "x/0-1"]
+    assert main(argv) == 0
+    df = pd.read_parquet(out / "dw.parquet")
+    assert list(df["status"]) == ["dw"] and {"E_Ar", "E_NiP", "V_a", "PR", "d"} <= set(df.columns)
+    frames = ase.io.read(out / "x_0-1.path.xyz", index=":")
+    assert len(frames) == 24
+    sad = ase.io.read(out / "x_0-1.saddle.xyz")
+    assert sad.get_potential_energy() == pytest.approx(max(f.get_potential_energy() for f in frames))
+    # the path CSV is a splitting input and gives the same splitting
+    from tlsfinder import splitting as S
+
+    row = S.analyse_mep(S.read_path(out / "x_0-1.path.csv"), [units.get_preset("KA2", "NiP")])
+    assert row["E_NiP"] == pytest.approx(df["E_NiP"].iloc[0], rel=1e-9)
+    # endpoints of different models are refused
+    assert main(["neb", str(tmp_path / "a.h5"), str(tmp_path / "c.h5"), "--out", str(tmp_path / "o2")]) == 2
+
+
+def test_run_batch_and_labels(glass, tmp_path):
+    import h5py
+
+    from tlsfinder.explore import ISLIB_FORMAT
+
+    model, species, lib = glass
+    path = tmp_path / "is_library.h5"
+    with h5py.File(path, "w") as h:
+        h.attrs["format"] = ISLIB_FORMAT
+        h.attrs["box"] = model.box
+        h.attrs["model"] = __import__("json").dumps(model.to_config())
+        h.attrs["glass"] = "T0.5/g0"
+        h["positions"] = np.array(lib)
+        h["energy"] = np.array([model.energy(x, model.box, species) / model.n for x in lib])
+        for k in ("first_seen", "visits", "fmax"):
+            h[k] = np.zeros(3)
+        h["species"] = species
+    sel = pd.DataFrame({"glass": ["T0.5/g0", "T0.5/g0"], "i": [0, 5], "j": [1, 6]})
+    sel.to_parquet(tmp_path / "selected.parquet")
+    cfg = {"model": model.to_config(), "neb": {**FAST, "batches": 2}, "units": {"presets": ["NiP"]}}
+    out = N.run_batch(cfg, tmp_path / "selected.parquet", {"T0.5/g0": path}, 0, 2, tmp_path / "b0.parquet",
+                      tmp_path / "paths")
+    back = pd.read_parquet(tmp_path / "b0.parquet")
+    assert len(back) == 1 and back["pair_id"].iloc[0] == "T0.5/g0/0-1" and back["status"].iloc[0] == "dw"
+    assert (tmp_path / "paths" / "T0.5_g0_0-1.path.csv").exists()
+    lab = N.labels_from_dw_table(out, "NiP")
+    assert list(lab.columns) == ["glass", "i", "j", "is_dw", "splitting"]
+    assert bool(lab["is_dw"].iloc[0]) and lab["splitting"].iloc[0] == pytest.approx(out["E_NiP"].iloc[0])
+    # the second batch holds the bad pair: IS ids outside the library
+    with pytest.raises(TLSFinderError, match="not in its library"):
+        N.run_batch(cfg, tmp_path / "selected.parquet", {"T0.5/g0": path}, 1, 2, tmp_path / "b1.parquet",
+                    tmp_path / "paths")
