@@ -10,6 +10,7 @@ import pytest
 from tlsfinder.config import load_config, schema
 from tlsfinder.explore import ExploreSettings
 from tlsfinder.loop import LoopSettings
+from tlsfinder.neb import NEBSettings
 from tlsfinder.ml import DEFAULTS as ML_DEFAULTS
 from tlsfinder.pairs import DEFAULT_DELTA_E_MAX
 from tlsfinder.prepare import PrepareSettings
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("section, cls", [("prepare", PrepareSettings), ("explore", ExploreSettings),
-                                          ("loop", LoopSettings)])
+                                          ("loop", LoopSettings), ("neb", NEBSettings)])
 def test_schema_defaults_match_the_settings_classes(section, cls):
     props = schema()["properties"][section]["properties"]
     fields = {f.name: f.default for f in dataclasses.fields(cls)}
