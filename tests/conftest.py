@@ -30,3 +30,16 @@ def pss_small():
     model = PSS(n=300, density=1.0)
     pos, vel, species = _liquid(model, 0.2, 2000, 12)
     return model, pos, vel, species
+
+
+def tiny_pipeline_config() -> dict:
+    """The whole pipeline in about a minute: KA2 N = 200, one T_f, two glasses, two loop iterations."""
+    return {
+        "seed": 7,
+        "model": {"name": "KA2", "n": 200},
+        "prepare": {"temperatures": [0.7], "n_glasses": 2, "blocks": 60, "record_every": 10, "melt_steps": 300},
+        "explore": {"temperature": 0.5, "tau_cg": 0.05, "n_cg": 20, "setup_steps": 200},
+        "ml": {"k": 4, "tls_splitting_max": 0.005},
+        "neb": {"n_images": 16, "max_steps": 3000},
+        "loop": {"max_iter": 2, "min_yield": 0.0, "batch_size": 2, "preset": "Ar"},
+    }
