@@ -1,0 +1,86 @@
+"""End to end: the ML loop against the classical protocol on the same glasses (DESIGN section 7).
+
+Runs the workflow once (prepare, explore, pairs) in a scratch folder, then the loop twice on
+the same glasses, pairs and seed: ``loop.mode: ml`` and ``loop.mode: classical`` (NEB on every
+pair crossed in both directions, seed 001).  Prints for each: NEBs run, NEB wall time (from
+Snakemake's benchmark files), TLS found (in the loop's preset), TLS per core-hour, and the
+fraction of the classical protocol's TLS that the ML loop recovers.
+
+Usage: python benchmarks/end_to_end.py [--config config/config.yaml] [--workdir /tmp/tlsf-e2e]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+SHARED = ("results/prepare", "results/explore", "results/pairs")
+
+
+def copy_workflow(dest: Path, config: dict) -> None:
+    for item in ("Snakefile", "rules", "workflow", "config", "report", "envs", "containers"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
+    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def run(wd: Path, *targets: str) -> None:
+    res = subprocess.run([SNAKEMAKE, "--cores", "2", *targets], cwd=wd, capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"snakemake failed in {wd}:\n{res.stderr[-4000:]}")
+
+
+def neb_seconds(wd: Path) -> float:
+    files = list((wd / "benchmarks/out/loop").rglob("batch*.tsv"))
+    return float(sum(pd.read_csv(f, sep="\t")["s"].sum() for f in files))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "config/config.yaml"))
+    ap.add_argument("--workdir", default="/tmp/tlsfinder-end-to-end")
+    args = ap.parse_args()
+    base = yaml.safe_load(Path(args.config).read_text())
+    wd = Path(args.workdir)
+    shutil.rmtree(wd, ignore_errors=True)
+    wd.mkdir(parents=True)
+    results = {}
+    for mode in ("classical", "ml"):
+        cfg = {**base, "loop": {**base.get("loop", {}), "mode": mode}}
+        d = wd / mode
+        d.mkdir()
+        copy_workflow(d, cfg)
+        if mode == "ml":  # the same glasses, IS libraries and pairs as the classical run
+            for sub in SHARED:
+                shutil.copytree(wd / "classical" / sub, d / sub)
+            shutil.copytree(wd / "classical" / ".snakemake", d / ".snakemake", dirs_exist_ok=True)
+        run(d, "all")
+        cat = pd.read_parquet(d / "results/report/tls_catalogue.parquet")
+        preset = cfg["loop"].get("preset", "NiP")
+        labels = sorted((d / "results/loop").glob("iter*/labels.parquet"))[-1]
+        lab = pd.read_parquet(labels)
+        tls = cat[cat[f"is_TLS_{preset}"]] if len(cat) else cat
+        results[mode] = {"neb": len(lab), "seconds": neb_seconds(d), "tls": tls, "preset": preset}
+
+    ref = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["classical"]["tls"].itertuples()}
+    got = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["ml"]["tls"].itertuples()}
+    print(f"config {args.config}; TLS in preset {results['ml']['preset']}")
+    print(f"{'protocol':12s} {'NEBs':>6s} {'NEB wall s':>11s} {'TLS':>5s} {'TLS/core-h':>11s}")
+    for mode, r in results.items():
+        per_h = len(r["tls"]) / (r["seconds"] / 3600) if r["seconds"] else float("nan")
+        print(f"{mode:12s} {r['neb']:6d} {r['seconds']:11.1f} {len(r['tls']):5d} {per_h:11.2f}")
+    frac = len(ref & got) / len(ref) if ref else float("nan")
+    print(f"ML loop recovers {len(ref & got)} of the classical protocol's {len(ref)} TLS ({frac:.0%}); "
+          f"it found {len(got - ref)} TLS the classical protocol did not look at")
+
+
+if __name__ == "__main__":
+    main()
