@@ -41,7 +41,8 @@ from tlsfinder.importer import import_tlsml  # noqa: E402
 from tlsfinder.ml import TLS_SPLITTING_MAX, TLSRanker, order_predictions  # noqa: E402
 from tlsfinder.pairs import PUBLISHED_FEATURES  # noqa: E402
 
-DATA = Path("/work/shared/data/tls_ml_exploration")
+DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
+                           Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))
 LEVELS = (0.5, 0.9, 1.0)
 
 

@@ -31,7 +31,8 @@ import pandas as pd  # noqa: E402
 from tlsfinder.importer import import_tlsml  # noqa: E402
 from tlsfinder.ml import TLS_SPLITTING_MAX, TLSRanker, heuristic_ranking, iteration_yield, select_pairs  # noqa: E402
 
-DATA = Path("/work/shared/data/tls_ml_exploration")
+DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
+                           Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))
 
 
 def run_loop(pairs, oracle, iterations, k, seed, order, explore_fraction):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -43,3 +46,9 @@ def tiny_pipeline_config() -> dict:
         "neb": {"n_images": 16, "max_steps": 3000},
         "loop": {"max_iter": 2, "min_yield": 0.0, "batch_size": 2, "preset": "Ar"},
     }
+
+
+# The published labelled data (seed 003) live in shared/ beside the repository (a clone in CI too);
+# TLSFINDER_TLSML_DATA points elsewhere.
+TLSML_DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
+                                 Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))

@@ -21,7 +21,7 @@ from tlsfinder.importer import (
 )
 from tlsfinder.pairs import PUBLISHED_FEATURES, pair_features
 
-DATA = Path("/work/shared/data/tls_ml_exploration")
+from conftest import TLSML_DATA as DATA  # noqa: E402
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="published data not available")
 
 

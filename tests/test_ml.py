@@ -25,7 +25,7 @@ from tlsfinder.ml import (
 )
 from tlsfinder.pairs import PUBLISHED_FEATURES
 
-DATA = Path("/work/shared/data/tls_ml_exploration")
+from conftest import TLSML_DATA as DATA  # noqa: E402
 
 
 def synthetic(n_glasses=16, per_glass=250, seed=0):
