@@ -17,11 +17,18 @@ Three protocols (``ExploreSettings.protocol``):
     quench every tau_cg; MD snapshots of the interval are kept in memory, and
     (a) when the IS at both ends differ, the interval is bisected by quenching
     stored snapshots until every change is located to one MD step, recovering the
-    IS visited in between; (b) when both ends are in the same IS a, the snapshot
-    farthest from a (largest single-particle displacement, minimum image) is
-    quenched if that displacement exceeds ``hop_threshold``: an excursion a -> c
-    -> a moves some particle far from its place in a, while a thermal vibration
-    inside the basin does not.  Quenches that only confirm a known IS are
+    IS visited in between; (b) the trajectory recrosses the ridge next to a
+    change for an MD step or two (IS that persist 1-2 steps, seed 001 Fig. 3a),
+    invisible to a bisection whose ends agree: the ``recross_window`` snapshots
+    either side of every located change are quenched too (mostly shortened
+    quenches); (c) excursions a -> c -> a away from any located change are
+    screened: every ``screen_stride``-th snapshot is partially relaxed
+    (``screen_iterations`` CG iterations, a few force evaluations) and quenched
+    when some particle sits far from its place in a relative to its own median
+    displacement over the interval (``excursion_ratio``) or absolutely
+    (``hop_threshold``): the thermal vibration relaxes away, a hop does not.
+    Changes between quenched snapshots are located by bisection as in (a).
+    Quenches that only confirm a known IS are
     shortened: they stop at ``loose_ftol`` and are accepted when within
     ``loose_distance`` of that IS; only new IS are converged to ``ftol``.
 
@@ -93,7 +100,13 @@ class ExploreSettings:
     energy_tol: float = 1e-7  # per particle (eps)
     distance_tol: float = 1e-4  # Eq. 7 distance (sigma)
     protocol: str = "bisect"
-    hop_threshold: float = 0.35  # sigma: single-particle displacement that triggers an excursion check
+    # bisect: excursion screen (Explorer._excursions) and recrossing window (Explorer._recrossings)
+    screen_stride: int = 2  # screen every this many-th MD snapshot of the interval (0: no excursion checks)
+    screen_iterations: int = 3  # CG iterations of the partial relaxation of a screened snapshot
+    excursion_ratio: float = 2.8  # flag: largest particle displacement / that particle's median displacement
+    hop_threshold: float = 0.35  # sigma: flag also when a particle is displaced by more than this from a
+    screen_quenches: int = 4  # most quenches of flagged snapshots per interval
+    recross_window: int = 4  # snapshots either side of every located change that are quenched (recrossings)
     loose_ftol: float = 1e-4
     loose_distance: float = 2e-3  # sigma (Eq. 7) for a shortened quench to confirm the expected IS
     loose_energy_tol: float = 1e-5  # per particle
@@ -130,6 +143,12 @@ class ExploreSettings:
         if self.setup_steps is not None and (self.setup_steps <= 0 or self.setup_steps % round(k)):
             raise TLSFinderError(f"explore.setup_steps = {self.setup_steps} must be a positive multiple of "
                                  f"tau_cg/dt = {round(k)}")
+        for key in ("screen_stride", "screen_iterations", "screen_quenches", "recross_window"):
+            if getattr(self, key) < 0:
+                raise TLSFinderError(f"explore.{key} = {getattr(self, key)} must be >= 0")
+        for key in ("excursion_ratio", "hop_threshold"):
+            if getattr(self, key) <= 0:
+                raise TLSFinderError(f"explore.{key} = {getattr(self, key)} must be > 0")
         if self.temperature <= 0 or self.dt <= 0 or self.n_cg <= 0:
             raise TLSFinderError("explore.temperature, explore.dt and explore.n_cg must be positive")
 
@@ -293,36 +312,106 @@ class Explorer:
         if k != self.current:
             self.changes.append((step, k))
 
-    def _resolve(self, frames: list[tuple[int, np.ndarray]], lo: int, hi: int, a: int, b: int) -> None:
-        """Locate every change of IS between frames[lo] (in a) and frames[hi] (in b) to one step."""
-        if a == b:
-            return
-        if hi - lo <= 1:
-            self._record(frames[hi][0], b)
-            return
-        mid = (lo + hi) // 2
-        c = self._quench(frames[mid][1], frames[mid][0], a)
-        if c is None:  # unconverged: cannot split here, attribute the change to hi
-            self._record(frames[hi][0], b)
-            return
-        self._resolve(frames, lo, mid, a, c)
-        self._resolve(frames, mid, hi, c, b)
+    def _partial_relax(self, positions: np.ndarray) -> np.ndarray:
+        """Positions after ``screen_iterations`` CG iterations from ``positions`` (no convergence test).
 
-    def _excursion(self, frames: list[tuple[int, np.ndarray]], a: int) -> None:
-        """Both ends in a: quench the frame farthest from a if it looks like a hop."""
-        ref = self.lib.positions[a]
-        disp = [max_displacement(p, ref, self.box) for _, p in frames[1:-1]]
-        if not disp:
+        Lean: one LAMMPS ``minimize`` in the quencher, with no log file and no final force check;
+        its force evaluations are counted at their bound (``maxeval`` = 3 per iteration + 1).
+        """
+        eng, k = self.quencher, int(self.s.screen_iterations)
+        eng.set_positions(positions)
+        eng._cmd("min_style cg", "min_modify norm inf dmax 0.1 line quadratic", f"minimize 0 0 {k} {3 * k + 1}")
+        eng.force_evaluations += 3 * k + 1
+        self.counters["quench_force_evaluations"] += 3 * k + 1
+        return eng.get_positions()
+
+    def _locate(self, frames, known: dict[int, int]) -> None:
+        """Bisect between consecutive quenched frames of ``known`` (frame index -> IS id) whose IS
+        differ, until every change is located to one MD step (quenched frames are added to ``known``).
+        An unconverged quench is left out: that change is then attributed to the later frame."""
+        ks = sorted(known)
+        stack = [(lo, hi) for lo, hi in zip(ks[:-1], ks[1:])]
+        while stack:
+            lo, hi = stack.pop()
+            if known[lo] == known[hi] or hi - lo <= 1:
+                continue
+            mid = (lo + hi) // 2
+            c = self._quench(frames[mid][1], frames[mid][0], known[lo])
+            if c is not None:
+                known[mid] = c
+                stack += [(mid, hi), (lo, mid)]
+
+    def _recrossings(self, frames, known: dict[int, int]) -> bool:
+        """Quench the ``recross_window`` frames either side of every located change not yet quenched.
+
+        Near a change the trajectory sits on the ridge between the two basins and often recrosses it
+        for an MD step or two (IS that persist 1-2 steps, seed 001 Fig. 3a); such frames are
+        indistinguishable by position from their neighbours, so they are quenched (mostly shortened
+        quenches confirming an expected IS).  Returns whether a new change was found.
+        """
+        w, n = self.s.recross_window, len(frames)
+        if w <= 0:
+            return False
+        ks = sorted(known)
+        cuts = [hi for lo, hi in zip(ks[:-1], ks[1:]) if known[lo] != known[hi] and hi - lo == 1]
+        new = False
+        for hi in cuts:
+            for m in range(max(1, hi - w), min(n - 1, hi + w)):
+                if m in known:
+                    continue
+                ks = sorted(known)
+                before = known[ks[int(np.searchsorted(ks, m)) - 1]]
+                c = self._quench(frames[m][1], frames[m][0], before)
+                if c is not None:
+                    known[m] = c
+                    after = known[ks[int(np.searchsorted(ks, m))]]
+                    new = new or c != before or c != after
+        return new
+
+    def _excursions(self, frames, known: dict[int, int]) -> None:
+        """Find excursions a -> c -> a between quenched frames that are in the same IS a.
+
+        Screen: every ``screen_stride``-th frame not yet quenched is partially relaxed
+        (``screen_iterations`` CG iterations), which removes most of the fast thermal vibration; its
+        reference is the IS of the nearest quenched frame before it.  Each particle's displacement
+        from its place in the reference is divided by its median over the screened frames (its own
+        vibration amplitude; floored at half the median over particles); a frame whose largest ratio
+        exceeds ``excursion_ratio``, or whose largest displacement exceeds ``hop_threshold``, is
+        flagged: in an excursion the hopping particles sit away from the places where they spend the
+        rest of the interval.  The highest-scoring frame of each run of flagged frames is quenched (at
+        most ``screen_quenches`` per interval); the caller then bisects the new changes.
+        """
+        s, n = self.s, len(frames)
+        if s.screen_stride <= 0 or s.screen_quenches <= 0:
             return
-        m = int(np.argmax(disp)) + 1
-        if disp[m - 1] < self.s.hop_threshold:
+        ks = sorted(known)
+        ms = [m for m in range(1, n - 1, s.screen_stride) if m not in known]
+        if not ms:
             return
-        self.counters["excursion_checks"] += 1
-        c = self._quench(frames[m][1], frames[m][0], a)
-        if c is None or c == a:
-            return
-        self._resolve(frames, 0, m, a, c)
-        self._resolve(frames, m, len(frames) - 1, c, a)
+        ref_of = {m: known[ks[int(np.searchsorted(ks, m)) - 1]] for m in ms}
+        pos = {m: frames[m][1] for m in ms}
+        d = np.empty((len(ms), self.model.n))
+        for row, m in enumerate(ms):
+            x = self._partial_relax(pos[m]) if s.screen_iterations > 0 else pos[m]
+            u = x - self.lib.positions[ref_of[m]]
+            u -= self.box * np.round(u / self.box)
+            d[row] = np.sqrt(np.einsum("ij,ij->i", u, u))
+        med = np.median(d, axis=0)
+        med = np.maximum(med, 0.5 * np.median(med))
+        score = np.maximum((d / med).max(axis=1) / s.excursion_ratio, d.max(axis=1) / s.hop_threshold)
+        runs: list[list[int]] = []  # runs of consecutive flagged screened frames
+        for row in np.nonzero(score > 1.0)[0]:
+            if runs and row == runs[-1][-1] + 1:
+                runs[-1].append(int(row))
+            else:
+                runs.append([int(row)])
+        peaks = sorted((max(r, key=lambda k: score[k]) for r in runs), key=lambda k: -score[k])
+        for row in peaks[: s.screen_quenches]:
+            m = ms[row]
+            self.counters["excursion_checks"] += 1
+            c = self._quench(pos[m], frames[m][0], ref_of[m])
+            if c is not None:
+                known[m] = c
 
     def step_interval(self) -> None:
         """One quench interval of tau_cg."""
@@ -351,10 +440,19 @@ class Explorer:
             a = self.current
             b = self._quench(frames[-1][1], frames[-1][0], a)
             if b is not None:
-                if a != b:
-                    self._resolve(frames, 0, n, a, b)
-                else:
-                    self._excursion(frames, a)
+                known = {0: a, n: b}
+                self._locate(frames, known)  # changes between the ends
+                k0 = len(known)
+                self._excursions(frames, known)  # excursions inside stretches of one IS
+                if len(known) > k0:
+                    self._locate(frames, known)
+                for _ in range(3):  # recrossings next to the changes (new changes get their own windows)
+                    if not self._recrossings(frames, known):
+                        break
+                    self._locate(frames, known)
+                ks = sorted(known)
+                for m in ks[1:]:
+                    self._record(t0 + m, known[m])
         self.interval += 1
 
     def run(self, progress_every: int = 100) -> None:
