@@ -17,6 +17,7 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 def workflow_copy(tmp_path: Path, config: dict | None = None) -> Path:
     """The workflow files in a fresh folder (as a fresh clone has them), optionally with a new demo config."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "rules", "workflow", "config", "report", "envs", "containers", "profiles"):
         src = ROOT / item
         if src.is_dir():
