@@ -27,11 +27,34 @@ FINISHED_MARKERS = ("glass.h5", "is_library.h5", "pairs.parquet", "ranking.parqu
                     "labels.parquet", "decision.json")
 
 
+def incomplete(wf: Path) -> set[str]:
+    """Outputs Snakemake itself marks incomplete (their job was killed before Snakemake recorded it)."""
+    from base64 import urlsafe_b64decode
+
+    folder = wf / ".snakemake" / "incomplete"
+    names = set()
+    for p in folder.rglob("*") if folder.exists() else []:
+        if not p.is_file():
+            continue
+        # long ids are split into folders, every part but the last prefixed with "@"
+        b64 = "".join(part.lstrip("@") for part in p.relative_to(folder).parts)
+        try:
+            name = urlsafe_b64decode(b64.encode()).decode()
+            names.add(str(Path(name).relative_to(wf)) if Path(name).is_absolute() else name)
+        except ValueError:
+            continue
+    return names
+
+
 def finished_outputs(wf: Path) -> dict[str, int]:
+    """Marker outputs of finished jobs: present and not marked incomplete by Snakemake."""
+    skip = incomplete(wf)
     out = {}
     for p in (wf / "results").rglob("*"):
         if p.is_file() and (p.name in FINISHED_MARKERS or (p.parent.name == "neb" and p.suffix == ".parquet")):
-            out[str(p.relative_to(wf))] = p.stat().st_mtime_ns
+            rel = str(p.relative_to(wf))
+            if rel not in skip:
+                out[rel] = p.stat().st_mtime_ns
     return out
 
 
@@ -59,7 +82,7 @@ def kill_when(wf: Path, proc: subprocess.Popen, condition, timeout: float = 600)
 def exploring(wf):  # an exploration job has started but not finished
     logs = list((wf / "logs/explore").rglob("g*.log")) if (wf / "logs/explore").exists() else []
     return any(not (wf / "results/explore" / p.parent.name / p.stem / "is_library.h5").exists() and
-               "interval" in p.read_text() for p in logs)
+               "exploring glass" in p.read_text() for p in logs)
 
 
 def in_neb(wf):  # a NEB batch job has started but not finished
