@@ -52,3 +52,8 @@ def tiny_pipeline_config() -> dict:
 # TLSFINDER_TLSML_DATA points elsewhere.
 TLSML_DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
                                  Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))
+
+
+def science_columns(df):
+    """A table without its timing columns (wall times are provenance, not results)."""
+    return df[[c for c in df.columns if "wall" not in c]]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import tiny_pipeline_config
+from conftest import science_columns, tiny_pipeline_config
 from test_workflow import SNAKEMAKE, workflow_copy
 
 pytestmark = pytest.mark.slow
@@ -127,5 +127,6 @@ def test_killed_runs_resume_without_recomputing_and_match(tmp_path):
     now = finished_outputs(wf)
     assert not [f for f, t in before.items() if now.get(f) != t]
     got = pd.read_parquet(wf / "results/report/tls_catalogue.parquet")
-    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) == len(expected) > 0
+    pd.testing.assert_frame_equal(science_columns(got), science_columns(expected))
     assert yaml.safe_load((wf / "results/run_config.json").read_text())["seed"] == cfg["seed"]
