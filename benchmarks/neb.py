@@ -5,7 +5,7 @@ Run: ``python benchmarks/neb.py [--n 1200] [--images 64] [--cores 1] [--fmax 1e-
 One KA2 pair of minima (N = 1200, density 1.35 by default): a glass is cooled
 by MD, quenched, and explored at T = 0.25 with a quench every 25 steps until
 the dynamics finds a neighbouring minimum whose NEB is a single double well
-(cached in benchmarks/out/neb_pair_N<n>.npz).  Both codes start from the same
+(cached in $TLSFINDER_BENCH_CACHE, default /tmp/tlsfinder-bench).  Both codes start from the same
 minimised, minimum-image-aligned endpoints, with the same number of images,
 spring (0.125), FIRE and climbing image, and stop at the same tolerance: the
 largest per-atom norm of the NEB force on any replica (ASE ``fmax``; LAMMPS
@@ -15,8 +15,13 @@ largest per-atom norm of the NEB force on any replica (ASE ``fmax``; LAMMPS
 
 Printed: wall time, FIRE iterations, force evaluations (one per moving image
 and iteration for ours; one per replica and iteration for LAMMPS, whose end
-replicas also evaluate), barrier found, and the ratios LAMMPS / ours.  Also
-the splitting solves per second of benchmarks/splitting.py's first case.
+replicas also evaluate), barrier found, and the ratios LAMMPS / ours.  Also:
+LAMMPS's own cost of one force evaluation of this system (serial MD step),
+which gives the core-seconds LAMMPS's NEB would need with one core per
+replica (iterations x replicas x that cost) -- the compute, without the
+oversubscription penalty; and splitting solves per second on the converged path.
+``--lammps-max-steps`` caps LAMMPS's iterations per stage (a capped run gives
+the time per iteration and a lower bound).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from tlsfinder._lammps import bin_dir, subprocess_env  # noqa: E402
 from tlsfinder.engine import Engine  # noqa: E402
 from tlsfinder.models import KA2  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+CACHE = Path(os.environ.get("TLSFINDER_BENCH_CACHE", Path(tempfile.gettempdir()) / "tlsfinder-bench"))
 
 
 def _quench(eng):
@@ -55,7 +60,7 @@ def _quench(eng):
 
 def make_pair(n: int, seed: int, settings: N.NEBSettings):
     """Two neighbouring minima of a KA2 glass whose NEB is one double well (cached)."""
-    cache = OUT / f"neb_pair_N{n}_s{seed}.npz"
+    cache = CACHE / f"neb_pair_N{n}_s{seed}.npz"
     model = KA2(n=n, density=1.35)
     if cache.exists():
         z = np.load(cache)
@@ -79,7 +84,7 @@ def make_pair(n: int, seed: int, settings: N.NEBSettings):
             res = N.neb_pair(model, model.box, species, a, b, settings)
             print(f"  candidate after {q + 1} quenches: {res[0].status}", flush=True)
             if res[0].status == "dw":
-                OUT.mkdir(parents=True, exist_ok=True)
+                CACHE.mkdir(parents=True, exist_ok=True)
                 np.savez(cache, species=species, a=a, b=b)
                 return model, species, a, b
             a = b  # continue exploring from the new minimum
@@ -132,20 +137,20 @@ def lammps_neb(model, species, a, b, n_images, spring, fmax, dt, cores, max_step
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"LAMMPS neb failed (exit {proc.returncode})")
     log = (workdir / "log.lammps").read_text()
-    rows = [ln.split() for ln in log.splitlines() if re.match(r"^\s*\d+\s+[-+0-9.eE]+\s+[-+0-9.eE]+", ln)]
-    # Stage boundaries: the step counter restarts at 0 for the climbing stage.
-    steps, stage = [], []
-    for r in rows:
-        s = int(r[0])
-        if steps and s < steps[-1]:
-            stage.append(steps[-1])
-        steps.append(s)
-    stage.append(steps[-1])
+    rows, stage1 = [], None
+    for ln in log.splitlines():
+        if ln.startswith("Climbing replica") and rows:
+            stage1 = int(rows[-1][0])  # the step counter continues into the climbing stage
+        elif re.match(r"^\s*\d+\s+[-+0-9.eE]+\s+[-+0-9.eE]+", ln):
+            rows.append(ln.split())
+    last_step = int(rows[-1][0])
+    stage = [last_step] if stage1 is None else [stage1, last_step - stage1]
     last = rows[-1]
     # columns: Step MaxReplicaForce MaxAtomForce GradV0 GradV1 GradVc EBF EBR RDT RD1 PE1 RD2 PE2 ...
+    # (with min_modify norm max, MaxAtomForce is the squared largest per-atom force norm)
     pe = np.array([float(x) for x in last[10::2]])
-    iters = sum(stage)
-    converged = len(stage) == 2 and stage[1] < n2  # the climbing stage stopped on ftol
+    iters = last_step
+    converged = len(stage) == 2 and stage[1] < n2 and float(last[2]) < fmax**2
     return {"wall": wall, "iterations": iters, "force_calls": iters * n_images, "stages": stage,
             "barrier": float(last[6]), "converged": converged, "energies": pe}
 
@@ -162,6 +167,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--lammps-dt", type=float, default=0.01, help="LAMMPS timestep for its FIRE")
+    ap.add_argument("--lammps-max-steps", type=int, help="cap LAMMPS iterations per stage (default: --max-steps)")
     ap.add_argument("--skip-lammps", action="store_true")
     args = ap.parse_args()
     cpu = ",".join(str(c) for c in range(args.cores))
@@ -191,21 +197,36 @@ def main():
     print(f"splitting solves per second on this path (NiP, N_xi = 2000): {20 / (time.perf_counter() - t0):.0f}")
     if args.skip_lammps:
         return
+    # LAMMPS's cost of one force evaluation of this system, serial: MD steps (1 force call each).
+    with Engine(model, ma.positions, model.box, species) as eng:
+        eng.run_nvt(50, 0.01, 0.001)
+        t0 = time.perf_counter()
+        eng.run_nvt(500, 0.01, 0.001)
+        t_force = (time.perf_counter() - t0) / 500
+    print(f"LAMMPS serial force call (MD step) for N={args.n}: {1e3 * t_force:.3f} ms")
     work = Path(tempfile.mkdtemp(prefix="tlsfinder-lmpneb-"))
+    cap = args.lammps_max_steps or args.max_steps
     try:
         lm = lammps_neb(model, species, ma.positions, b_al, args.images, settings.spring, args.fmax,
-                        args.lammps_dt, args.cores, args.max_steps, work)
+                        args.lammps_dt, args.cores, cap, work)
     finally:
         if os.environ.get("KEEP_LAMMPS_DIR"):
             print("LAMMPS files kept in", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
     conv = lm["converged"]
+    per_it = lm["wall"] / max(lm["iterations"], 1)
     print(f"LAMMPS: {lm['wall']:8.1f} s  {lm['iterations']:6d} FIRE steps  {lm['force_calls']:8d} force calls  "
-          f"converged {conv}  barrier {lm['barrier']:.6f}  (stages {lm['stages']})")
-    print(f"ratio LAMMPS / ours: wall time {lm['wall'] / ours:.1f}x, force calls "
-          f"{lm['force_calls'] / max(band.force_calls, 1):.2f}x; barrier difference "
-          f"{abs(lm['barrier'] - (band.energies.max() - band.energies[0])):.2e} eps")
+          f"converged {conv}  barrier {lm['barrier']:.6f}  (stages {lm['stages']}; {per_it:.2f} s per iteration)")
+    ideal = lm["force_calls"] * t_force
+    print(f"LAMMPS compute with one core per replica: {ideal:.1f} core-s for its {lm['force_calls']} force calls "
+          f"(ours: {ours:.1f} core-s)")
+    bound = "" if conv else " (LAMMPS capped before converging: lower bounds)"
+    print(f"ratio LAMMPS / ours on the same {args.cores} core(s): wall time {lm['wall'] / ours:.1f}x, force calls "
+          f"{lm['force_calls'] / max(band.force_calls, 1):.2f}x, core-seconds at one core per replica "
+          f"{ideal / ours:.2f}x{bound}")
+    if conv:
+        print(f"barrier difference {abs(lm['barrier'] - (band.energies.max() - band.energies[0])):.2e} eps")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 from tlsfinder import TLSFinderError, units
 from tlsfinder import neb as N
 from tlsfinder.engine import Engine
+from tlsfinder.loop import labels_from_neb
 from tlsfinder.models import KA2, PSS
 
 FAST = dict(n_images=24, fmax=1e-3, max_steps=3000, check_every=200)
@@ -213,8 +214,9 @@ def test_bad_endpoints(glass):
         N.neb_pair(model, model.box, species, lib[0], lib[0] + model.box, s)
     with pytest.raises(TLSFinderError, match="particle counts"):
         N.neb_pair(model, model.box, species, lib[0], lib[1][:-1], s)
-    with pytest.raises(TLSFinderError):
-        N.NEBSettings(method="aseneb")
+    for bad in ("aseneb", "string"):
+        with pytest.raises(TLSFinderError, match="neb.method"):
+            N.NEBSettings(method=bad)
     with pytest.raises(TLSFinderError, match="unknown key"):
         N.NEBSettings.from_config({"images": 10})
 
@@ -274,8 +276,8 @@ def test_run_batch_and_labels(glass, tmp_path):
     back = pd.read_parquet(tmp_path / "b0.parquet")
     assert len(back) == 1 and back["pair_id"].iloc[0] == "T0.5/g0/0-1" and back["status"].iloc[0] == "dw"
     assert (tmp_path / "paths" / "T0.5_g0_0-1.path.csv").exists()
-    lab = N.labels_from_dw_table(out, "NiP")
-    assert list(lab.columns) == ["glass", "i", "j", "is_dw", "splitting"]
+    lab = labels_from_neb(out, 0, "NiP")
+    assert list(lab[["glass", "i", "j"]].itertuples(index=False, name=None)) == [("T0.5/g0", 0, 1)]
     assert bool(lab["is_dw"].iloc[0]) and lab["splitting"].iloc[0] == pytest.approx(out["E_NiP"].iloc[0])
     # the second batch holds the bad pair: IS ids outside the library
     with pytest.raises(TLSFinderError, match="not in its library"):

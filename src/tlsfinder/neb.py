@@ -2,9 +2,9 @@
 
 The minimum energy path (MEP) between two minima A and B of one glass is found
 by climbing-image NEB (Henkelman, Uberuaga, Jonsson 2000) with ASE's
-:class:`ase.mep.NEB` (``method="improvedtangent"``; ``"string"`` selectable;
-ASE's old ``aseneb`` is known to give poor bands and is not offered), relaxed
-with FIRE.  Seed 001 (Sec. II.D) uses 64 images, springs 0.125 eps/sigma^2,
+:class:`ase.mep.NEB` (``method="improvedtangent"``, Henkelman and Jonsson
+2000; see :data:`NEB_METHODS` for why ``"string"`` and ``"aseneb"`` are not
+offered), relaxed with FIRE.  Seed 001 (Sec. II.D) uses 64 images, springs 0.125 eps/sigma^2,
 FIRE and a climbing image: those are the defaults (:class:`NEBSettings`).
 
 Units and conventions: reduced LJ units (eps, sigma, all masses 1); positions
@@ -26,35 +26,57 @@ Steps (:func:`neb_pair`):
    images are evaluated in one batched call of a compiled pair kernel
    (:class:`BatchForceField`, the model's own pair form and parameters, checked
    against :meth:`tlsfinder.models.Model.energy_forces` in the tests);
-3. FIRE runs until ``fmax`` or ``max_steps``; a band that does not converge is
+3. FIRE runs until ``fmax`` or ``max_steps`` (the climbing image is switched on
+   once the band's force is below 10 fmax); a band that does not converge is
    recorded with ``status = "unconverged"`` and no splitting is computed from it;
-4. the converged band is checked for intermediate minima (interior images lower
-   than both neighbours by more than ``intermediate_tol``); each is minimised,
-   and if it is a new minimum the pair is split into elementary double wells
-   A-M1, M1-M2, ..., Mk-B, each run again through steps 2-4 (``split_depth``
-   levels deep; new rows carry ``parent`` and ``origin = "split"``), or marked
-   ``status = "non_dw"`` when splitting is off or fails (seed 001 Sec. II.D);
+4. the band is checked for intermediate minima (interior images lower than the
+   highest image on each side by more than ``intermediate_tol``) at the end and,
+   every ``check_every`` steps, while it relaxes (then with a 1e-3 eps
+   threshold, so that a band that has already found a minimum is not relaxed
+   to the end); each dip is minimised, and if it is a new minimum the pair is
+   split into elementary double wells A-M1, M1-M2, ..., Mk-B, each run again
+   through steps 2-4 (``split_depth`` levels deep; new rows carry ``parent`` and
+   ``origin = "split"``), or marked ``status = "non_dw"`` beyond that depth
+   (seed 001 Sec. II.D).  A band without a barrier above its upper end is
+   ``non_dw`` too;
 5. an elementary path gives one row of the DW table: splitting quantities for
    every unit preset (:func:`tlsfinder.splitting.analyse_mep`), d (Eq. 7) and
-   PR (Eq. 16) of the pair, and the path files.
+   PR (Eq. 16) of the pair, and the path files (:func:`write_pair_files`).
 
-Outputs of :func:`write_outputs` for a pair ``<name>``:
+Accuracy note.  The reaction coordinate is the chord length between images.
+Residual perpendicular forces leave the images scattered about the MEP by
+~fmax / k_soft, which lengthens the chord sum: on a KA2 N = 300 double well
+with 64 images, d_path came out 0.499-0.519 sigma at fmax = 1e-3 depending on
+FIRE's time step, 0.497-0.499 at fmax = 1e-4.  The splitting of an asymmetric
+well (E ~ Delta) does not notice; Delta_0 of a near-symmetric one scales like
+exp(-c d) and moved by ~20 %.  Lower ``fmax`` where tunnelling-dominated
+splittings must be precise (about 10x more FIRE steps per decade).
+
+Outputs of :func:`write_pair_files` for a pair ``<name>``:
 
 * ``<name>.path.csv``: image, s (arc length in 3N space, sigma), xi = s / d,
   energy (total, eps), f_par (true force along the tangent, eps/sigma);
   readable by ``tlsfinder splitting``;
-* ``<name>.path.xyz``: extended XYZ of all images (energy in each frame);
+* ``<name>.path.xyz``: extended XYZ of all images (energy in each frame;
+  KA2 types A, B, C as atomic numbers 1, 2, 3; PSS diameters in ``diameter``);
 * ``<name>.saddle.xyz``: the climbing image (the saddle) in extended XYZ.
 
 DW table columns (one row per pair or elementary sub-pair): ``pair_id``,
 ``parent`` (pair id it was split from, or empty), ``origin`` ("input" or
-"split"), ``status`` ("dw", "non_dw", "unconverged", "split"), ``neb_converged``,
+"split"), ``status`` ("dw", "non_dw", "unconverged", "split", "same_minimum"),
+``neb_converged``,
 ``neb_steps``, ``force_calls``, ``fmax``, ``n_images``, ``e_A``, ``e_B``
 (total energies of the minimised endpoints, eps), ``d`` (Eq. 7, sigma),
 ``total_displacement`` (sqrt of sum |dr_i|^2, sigma), ``PR`` (Eq. 16),
 ``translation_removed`` (norm of the removed rigid shift, sigma),
-``n_intermediate`` (intermediate minima found), ``saddle_image``, and the
-columns of :func:`tlsfinder.splitting.analyse_mep` (per preset suffix).
+``n_intermediate`` (intermediate minima found), ``saddle_image``,
+``neb_wall_s``, ``path_csv``/``path_xyz``/``saddle_xyz`` (file names, when
+written), and for ``status = "dw"`` the columns of
+:func:`tlsfinder.splitting.analyse_mep` (per preset suffix).  In the
+workflow's batch tables also ``glass``, ``i``, ``j`` (IS ids; -1 for a
+sub-pair endpoint that is a new minimum).  ``force_calls`` counts every
+single-configuration force evaluation made while the band relaxed, including
+minimisations of intermediate dips.
 """
 
 from __future__ import annotations
@@ -78,7 +100,11 @@ from .splitting import MEP, analyse_mep, displacements, participation_ratio, rms
 
 log = logging.getLogger(__name__)
 
-NEB_METHODS = ("improvedtangent", "string")
+#: ASE NEB methods offered.  ASE's "string" method re-spaces the images after every
+#: step; with FIRE (and a climbing image) it did not converge on KA2 test pairs
+#: (ASE 3.29: fmax stuck near 0.5 after 3000-5000 steps, 100x slower per step),
+#: so it is not offered; "aseneb" (ASE's old default) gives poor bands.
+NEB_METHODS = ("improvedtangent",)
 
 
 @dataclass
@@ -477,7 +503,10 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
     if init.shape != (n_img, ff.n, 3):
         raise TLSFinderError(f"NEB start band has shape {init.shape}, expected {(n_img, ff.n, 3)}")
     cell = np.diag(ff.box)
-    images = [ase.Atoms(numbers=np.ones(ff.n, dtype=int), positions=x, cell=cell, pbc=True) for x in init]
+    # The band is continuous in unwrapped coordinates (endpoints aligned by minimum image), so
+    # ASE needs no minimum image between neighbouring images: pbc=False spares it a cell solve per
+    # spring; periodicity is handled by our force field.
+    images = [ase.Atoms(numbers=np.ones(ff.n, dtype=int), positions=x, cell=cell, pbc=False) for x in init]
     ff.reset()
     hub = _BatchHub(ff, images)
     for k, im in enumerate(images):
@@ -527,7 +556,7 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
             dr[big] *= (settings.fire_maxstep / norm[big])[:, None]
         x = x + dr
         neb.set_positions(x)
-        x = neb.get_positions()  # the string method re-spaces the images
+        x = neb.get_positions()
     energies = np.array([im.get_potential_energy() for im in images])
     band_x = np.array([im.positions for im in images])
     # True force along the band tangent (central differences of the images).
@@ -678,7 +707,8 @@ class _Context:
         if init is not None:
             init = np.array(init, dtype=float)
             if init.ndim != 3 or init.shape[1:] != ma.positions.shape:
-                raise TLSFinderError(f"pair {pair_id}: starting band of shape {init.shape} does not match the endpoints")
+                raise TLSFinderError(
+                    f"pair {pair_id}: starting band of shape {init.shape} does not match the endpoints")
             # Put the band next to A (minimum image, per image) and pin its ends.
             init = np.array([align(ma.positions, x, self.box, remove_translation=False)[0] for x in init])
             init[0], init[-1] = ma.positions, b_al
@@ -701,6 +731,11 @@ class _Context:
         if not band.converged:
             return [PairResult(pair_id, parent, origin, "unconverged", ma.positions, b_al, ma.energy, mb.energy,
                                band, {**row, "status": "unconverged"})]
+        e = band.energies
+        if e[1:-1].max() - max(e[0], e[-1]) <= s.intermediate_tol:
+            # No barrier above the upper minimum: not a double well.
+            return [PairResult(pair_id, parent, origin, "non_dw", ma.positions, b_al, ma.energy, mb.energy, band,
+                               {**row, "status": "non_dw"})]
         mep = MEP(band.s, band.energies, source=f"pair {pair_id}")
         try:
             row.update(analyse_mep(mep, self.presets, **self.sopts))
@@ -877,20 +912,6 @@ def _known_id(r: PairResult, lib, i, j, settings, first: bool) -> int:
         if same_minimum(pos, lib["positions"][v], lib["box"], settings.same_min_tol):
             return v
     return -1
-
-
-def labels_from_dw_table(df, preset: str) -> "pd.DataFrame":  # noqa: F821
-    """The loop's labels (tlsfinder.ml) from a DW table: one row per *input* pair:
-    ``is_dw`` = the NEB found a single double well, ``splitting`` = its E in preset ``preset``."""
-    import pandas as pd
-
-    col = f"E_{preset}"
-    inp = df[df["origin"] == "input"]
-    is_dw = (inp["status"] == "dw").to_numpy()
-    e = inp[col].to_numpy(dtype=float) if col in inp else np.full(len(inp), np.nan)
-    return pd.DataFrame({"glass": inp["glass"].astype("string").to_numpy(), "i": inp["i"].astype("int64").to_numpy(),
-                         "j": inp["j"].astype("int64").to_numpy(), "is_dw": is_dw,
-                         "splitting": np.where(is_dw, e, np.nan)})
 
 
 def _read_endpoint(spec: str, model_cfg: dict | None):

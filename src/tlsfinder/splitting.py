@@ -223,10 +223,12 @@ def read_path(path, path_length: float | None = None) -> MEP:
     try:
         df = pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is a user error here
-        raise TLSFinderError(f"path file {path}: cannot be read as {'Parquet' if suffix == '.parquet' else 'CSV'}: {exc}")
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise TLSFinderError(f"path file {path}: cannot be read as {kind}: {exc}")
     ecol = next((c for c in _ENERGY_NAMES if c in df.columns), None)
     if ecol is None:
-        raise TLSFinderError(f"path file {path}: needs an energy column (one of {_ENERGY_NAMES}); has {list(df.columns)}")
+        raise TLSFinderError(
+            f"path file {path}: needs an energy column (one of {_ENERGY_NAMES}); has {list(df.columns)}")
     energy = pd.to_numeric(df[ecol], errors="coerce").to_numpy(float)
     if "s" in df.columns or "x" in df.columns:
         col = "s" if "s" in df.columns else "x"
@@ -734,7 +736,8 @@ class SplittingResult:
 
 
 def splitting(profile: Profile, m_tilde: float, n_xi: int = N_XI, continuation: str = "cubic",
-              check_convergence: bool = True, conv_rtol: float = 1e-3, wall_action: float = WALL_ACTION) -> SplittingResult:
+              check_convergence: bool = True, conv_rtol: float = 1e-3,
+              wall_action: float = WALL_ACTION) -> SplittingResult:
     """Splitting and TLS parameters of ``profile`` for effective mass ``m_tilde``."""
     if not (m_tilde > 0 and math.isfinite(m_tilde)):
         raise TLSFinderError(f"splitting: m_tilde must be positive, got {m_tilde!r}")
