@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
-from tlsfinder.config import load_config, schema
+from tlsfinder import TLSFinderError
+from tlsfinder.config import check_results_config, load_config, record_results_config, schema
 from tlsfinder.explore import ExploreSettings
 from tlsfinder.loop import LoopSettings
 from tlsfinder.neb import NEBSettings
@@ -49,3 +52,30 @@ def test_every_schema_key_is_documented():
 def test_shipped_configs_validate(name):
     cfg = load_config(ROOT / "config" / name)
     assert cfg["model"]["name"] in ("KA2", "PSS")
+
+
+def test_results_record_without_a_newer_key_is_refused_only_off_its_default(tmp_path):
+    """A results folder recorded before a key existed holds results of that key's default."""
+    rec = tmp_path / "results" / "run_config.json"
+    props = schema()["properties"]
+    default_tol = props["explore"]["properties"]["distance_tol"]["default"]
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    cfg["explore"]["distance_tol"] = default_tol
+    cfg["splitting"] = {k: v["default"] for k, v in props["splitting"]["properties"].items() if "default" in v}
+    # the record of an older version: it knew neither explore.distance_tol nor the splitting section
+    record_results_config(cfg, rec)
+    old = json.loads(rec.read_text())
+    del old["explore"]["distance_tol"]
+    del old["splitting"]
+    rec.write_text(json.dumps(old))
+
+    check_results_config(cfg, rec)  # the current config uses both defaults: the same science
+    off = copy.deepcopy(cfg)
+    off["explore"]["distance_tol"] = 2 * default_tol
+    with pytest.raises(TLSFinderError, match=r"explore\.distance_tol: not recorded -> 0\.0002\)") as err:
+        check_results_config(off, rec)
+    assert "splitting" not in str(err.value)
+    # a key the record has still counts when it differs, default or not
+    record_results_config(off, rec)
+    with pytest.raises(TLSFinderError, match=r"explore\.distance_tol: 0\.0002 -> 0\.0001\)"):
+        check_results_config(cfg, rec)

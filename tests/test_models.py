@@ -14,23 +14,14 @@ def _rel(a, b):
     return np.abs(a - b).max() / np.abs(b).max()
 
 
-@pytest.mark.parametrize("style", ["table", "lepton"])
-def test_ka2_lammps_matches_own_code(ka2_small, style):
-    model, pos, _, species = ka2_small
-    model = KA2(n=model.n, density=model.density, lammps_style=style)
+@pytest.mark.parametrize("fixture, style", [("ka2_small", "table"), ("ka2_small", "lepton"), ("pss_small", None)])
+def test_lammps_matches_own_code(fixture, style, request):
+    """Energy and forces from LAMMPS equal ours (KA2 in both LAMMPS styles, PSS), at the liquid state
+    and two random perturbations of it."""
+    model, pos, _, species = request.getfixturevalue(fixture)
+    if style is not None:
+        model = KA2(n=model.n, density=model.density, lammps_style=style)
     rng = np.random.default_rng(3)
-    for trial in range(3):  # the liquid state and two random perturbations of it
-        p = pos + (rng.normal(0, 0.03, pos.shape) if trial else 0.0)
-        with Engine(model, p, model.box, species) as eng:
-            e_lmp, f_lmp = eng.energy_forces()
-        e_own, f_own = model.energy_forces(p, model.box, species)
-        assert abs(e_lmp - e_own) / abs(e_own) < 1e-9
-        assert _rel(f_lmp, f_own) < 1e-9
-
-
-def test_pss_lammps_matches_own_code(pss_small):
-    model, pos, _, species = pss_small
-    rng = np.random.default_rng(4)
     for trial in range(3):
         p = pos + (rng.normal(0, 0.03, pos.shape) if trial else 0.0)
         with Engine(model, p, model.box, species) as eng:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import re
 
 import h5py
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tlsfinder import TLSFinderError
+from tlsfinder.explore import ISLIB_FORMAT
 from tlsfinder.pairs import (
     PAIR_COLUMNS,
     PUBLISHED_FEATURES,
@@ -169,12 +172,21 @@ def test_bad_inputs_raise_user_errors(change, match):
         pair_features(p, e, b, t)
 
 
-def _write_library(tmp_path, positions, energies, box):
+def _write_library(tmp_path, positions, energies, box, drop=()):
+    """An IS library in the explorer's format (tlsfinder.explore), without the datasets in ``drop``."""
     path = tmp_path / "is_library.h5"
+    n_is, n = positions.shape[:2]
+    data = {"positions": positions, "energy": energies, "first_seen": np.arange(n_is, dtype=float),
+            "visits": np.ones(n_is, dtype=np.int64), "fmax": np.full(n_is, 1e-11),
+            "species": np.zeros(n, dtype=np.int64)}
     with h5py.File(path, "w") as h:
-        h["positions"] = positions
-        h["energy"] = energies
+        h.attrs["format"] = ISLIB_FORMAT
         h.attrs["box"] = box
+        h.attrs["model"] = json.dumps({"name": "KA2", "n": n})
+        h.attrs["glass"] = "T0.5/g1"
+        for k, v in data.items():
+            if k not in drop:
+                h[k] = v
     return path
 
 
@@ -193,11 +205,17 @@ def test_file_level_matches_pure_function(tmp_path):
 
 
 def test_file_level_errors_name_the_file(tmp_path):
-    path = tmp_path / "lib.h5"
-    with h5py.File(path, "w") as h:
-        h["positions"] = np.zeros((2, 3, 3))
-    with pytest.raises(TLSFinderError, match="energy"):
+    positions, energies, _, _ = hand_built()
+    path = _write_library(tmp_path, positions, energies, BOX, drop=("energy",))
+    with pytest.raises(TLSFinderError, match=re.escape(f"{path}: IS library lacks energy")):
         pairs_from_files(path, None, glass="g")
+    with pytest.raises(TLSFinderError, match=re.escape(f"{tmp_path / 'none.h5'}: no such IS library")):
+        pairs_from_files(tmp_path / "none.h5", None, glass="g")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as h:  # the old, loosely checked layout: no format attribute
+        h["positions"], h["energy"], h.attrs["box"] = positions, energies, BOX
+    with pytest.raises(TLSFinderError, match=re.escape(f"{foreign}: not a tlsfinder IS library")):
+        pairs_from_files(foreign, None, glass="g")
     trans = tmp_path / "t.parquet"
     pd.DataFrame({"i": [0], "j": [9], "count": [1]}).to_parquet(trans)
     with pytest.raises(TLSFinderError, match="outside"):

@@ -106,8 +106,40 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_NO_DEFAULT = object()
+
+
+def _schema_default(key: str, sch: dict) -> Any:
+    """Default of the dotted config key ``key`` (e.g. ``"explore.distance_tol"``) in schema ``sch``.
+
+    As :func:`_fill_defaults` applies them: the shallowest default that reaches the key wins (an
+    object's own default, then its properties').  ``_NO_DEFAULT`` if the key has none.
+    """
+    parts = key.split(".")
+    node = sch
+    for n, part in enumerate(parts):
+        node = node.get("properties", {}).get(part)
+        if not isinstance(node, dict):
+            return _NO_DEFAULT
+        if "default" in node:
+            value = node["default"]
+            for rest in parts[n + 1:]:
+                if not (isinstance(value, dict) and rest in value):
+                    break
+                value = value[rest]
+            else:
+                return value
+    return _NO_DEFAULT
+
+
 def check_results_config(config: dict, record: str | Path) -> None:
-    """Refuse to mix a results folder made with another config; name the differing keys."""
+    """Refuse to mix a results folder made with another config; name the differing keys.
+
+    ``record`` holds the validated config that made the folder (:func:`record_results_config`).
+    Keys in :data:`MIXABLE_KEYS` may differ.  A key the record lacks (added to the schema after the
+    folder was made) counts as different only if the current value is not the key's schema default:
+    results made before the key existed are results of its default.
+    """
     record = Path(record)
     if not record.exists():
         return
@@ -116,9 +148,17 @@ def check_results_config(config: dict, record: str | Path) -> None:
     except (OSError, ValueError) as exc:
         raise TLSFinderError(f"{record}: unreadable record of the config that made these results ({exc})") from None
     a, b = _flatten(old), _flatten(json.loads(json.dumps(config)))
-    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in MIXABLE_KEYS)
+    sch = schema()
+
+    def differs(k: str) -> bool:
+        if k in MIXABLE_KEYS or a.get(k) == b.get(k):
+            return False
+        return k in a or k not in b or b[k] != _schema_default(k, sch)
+
+    diff = sorted(k for k in set(a) | set(b) if differs(k))
     if diff:
-        shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
+        shown = ", ".join(f"{k}: {repr(a[k]) if k in a else 'not recorded'} -> {repr(b[k]) if k in b else 'not set'}"
+                          for k in diff[:8])
         raise TLSFinderError(
             f"{record.parent}/ holds results of a different config ({shown}{', ...' if len(diff) > 8 else ''}). "
             f"Use another results folder (--directory), or remove {record.parent}/ to start over."

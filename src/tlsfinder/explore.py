@@ -34,7 +34,8 @@ Three protocols (``ExploreSettings.protocol``):
 
 IS identity: two quenched configurations are the same IS when their energies per
 particle differ by less than ``energy_tol`` and their distance (seed 001 Eq. 7,
-d = sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image, same labels) is below
+d = sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image, same labels;
+:func:`tlsfinder.splitting.rms_distance`) is below
 ``distance_tol``.  With ``ftol`` = 1e-10 on the largest force component, a
 minimum is located to ~ftol / k_min (k_min ~ 1e-2 for the softest modes) i.e.
 1e-8 sigma and its energy to ~ftol^2 / k_min per particle, so the defaults
@@ -78,6 +79,7 @@ from .engine import Engine
 from .io import Glass, atomic_path, provenance, read_glass, write_json, write_parquet
 from .models import Model, model_from_config
 from .seeding import stage_rng
+from .splitting import displacements, rms_distance
 
 log = logging.getLogger(__name__)
 
@@ -169,19 +171,6 @@ class _Frames:
         return self.t0 + m, self.engine.unwrap(*self.raw[m])
 
 
-def rms_distance(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
-    """Seed 001 Eq. 7: sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image."""
-    d = a - b
-    d -= box * np.round(d / box)
-    return float(np.sqrt(np.einsum("ij,ij->", d, d) / len(a)))
-
-
-def max_displacement(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
-    d = a - b
-    d -= box * np.round(d / box)
-    return float(np.sqrt(np.einsum("ij,ij->i", d, d).max()))
-
-
 @dataclass
 class ISLibrary:
     """Distinct inherent structures of one glass."""
@@ -211,7 +200,7 @@ class ISLibrary:
             cand = np.nonzero(np.abs(en - e) < etol)[0]
             order.extend(int(c) for c in cand[np.argsort(np.abs(en[cand] - e))] if c != prefer)
         for k in order:
-            if abs(self.energy[k] - e) < etol and rms_distance(pos, self.positions[k], self.box) < dtol:
+            if abs(self.energy[k] - e) < etol and rms_distance(displacements(pos, self.positions[k], self.box)) < dtol:
                 return k
         return None
 
@@ -270,7 +259,7 @@ class Explorer:
             if expect is not None and self.s.protocol == "bisect":
                 res = eng.minimize(s.minimizer, ftol=s.loose_ftol, maxiter=s.max_iterations)
                 pos = eng.get_positions()
-                if rms_distance(pos, self.lib.positions[expect], self.box) < s.loose_distance and \
+                if rms_distance(displacements(pos, self.lib.positions[expect], self.box)) < s.loose_distance and \
                         abs(res.energy / self.model.n - self.lib.energy[expect]) < s.loose_energy_tol:
                     self.counters["shortened_quenches"] += 1
                     self.lib.visits[expect] += 1
@@ -393,8 +382,7 @@ class Explorer:
         d = np.empty((len(ms), self.model.n))
         for row, m in enumerate(ms):
             x = self._partial_relax(pos[m]) if s.screen_iterations > 0 else pos[m]
-            u = x - self.lib.positions[ref_of[m]]
-            u -= self.box * np.round(u / self.box)
+            u = displacements(self.lib.positions[ref_of[m]], x, self.box)
             d[row] = np.sqrt(np.einsum("ij,ij->i", u, u))
         med = np.median(d, axis=0)
         med = np.maximum(med, 0.5 * np.median(med))
@@ -575,16 +563,23 @@ def read_is_library(path: str | Path) -> dict[str, Any]:
     import h5py
 
     path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such IS library")
+    datasets = ("positions", "energy", "first_seen", "visits", "fmax", "species")
     try:
         with h5py.File(path, "r") as h:
             if h.attrs.get("format") != ISLIB_FORMAT:
                 raise TLSFinderError(f"{path}: not a tlsfinder IS library (format {h.attrs.get('format')!r})")
-            out = {k: h[k][()] for k in ("positions", "energy", "first_seen", "visits", "fmax", "species")}
+            missing = [k for k in datasets if k not in h]
+            missing += [f"attr {k}" for k in ("box", "model", "glass") if k not in h.attrs]
+            if missing:
+                raise TLSFinderError(f"{path}: IS library lacks {', '.join(missing)} (has {sorted(h.keys())})")
+            out = {k: h[k][()] for k in datasets}
             out.update(box=np.asarray(h.attrs["box"]), model=json.loads(h.attrs["model"]), glass=h.attrs["glass"])
             return out
     except TLSFinderError:
         raise
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError) as exc:  # ValueError: bad JSON in attr 'model'
         raise TLSFinderError(f"{path}: unreadable or truncated IS library ({exc})") from exc
 
 

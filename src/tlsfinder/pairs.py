@@ -55,7 +55,6 @@ library (benchmarks/pairs.py).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -350,40 +349,9 @@ def read_pairs(paths, features=PUBLISHED_FEATURES, extra_columns=()) -> pd.DataF
 
 
 # ---------------------------------------------------------------------------
-# file level: explorer outputs -> pairs table (the only place that knows the
-# explorer's on-disk format; adapt here if it changes)
+# file level: explorer outputs -> pairs table (the IS library is read by
+# tlsfinder.explore.read_is_library, which owns its on-disk format)
 # ---------------------------------------------------------------------------
-
-
-@dataclass
-class ISLibrary:
-    """Inherent structures of one glass: positions (n_IS, N, 3), energy per particle (n_IS,), box (3,)."""
-
-    positions: np.ndarray
-    energy: np.ndarray
-    box: np.ndarray
-
-
-def load_is_library(path: str | Path) -> ISLibrary:
-    """Read an IS library: HDF5 with datasets ``positions`` (n_IS, N, 3), ``energy`` (n_IS,) and attr ``box``."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise TLSFinderError(f"{path}: no such IS library")
-    try:
-        with h5py.File(path, "r") as h:
-            for key in ("positions", "energy"):
-                if key not in h:
-                    raise TLSFinderError(f"{path}: dataset {key!r} missing (have {sorted(h.keys())})")
-            if "box" not in h.attrs:
-                raise TLSFinderError(f"{path}: attribute 'box' missing")
-            lib = ISLibrary(h["positions"][()], h["energy"][()], np.asarray(h.attrs["box"], dtype=float))
-    except TLSFinderError:
-        raise
-    except (OSError, KeyError, ValueError) as exc:
-        raise TLSFinderError(f"{path}: unreadable IS library ({exc})") from exc
-    return lib
 
 
 def load_transitions(path: str | Path | None, n_is: int) -> np.ndarray:
@@ -427,15 +395,18 @@ def pairs_from_files(
     delta_e_max: float = DEFAULT_DELTA_E_MAX,
     out: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Pairs table of one glass from its IS library and transition table; written to ``out`` if given."""
-    lib = load_is_library(is_library)
-    try:
-        n_is = lib.positions.shape[0]
-    except (AttributeError, IndexError):
-        raise TLSFinderError(f"{is_library}: 'positions' is not an (n_IS, N, 3) array") from None
+    """Pairs table of one glass from its IS library (:func:`tlsfinder.explore.read_is_library`) and
+    transition table; written to ``out`` if given."""
+    from .explore import read_is_library
+
+    lib = read_is_library(is_library)
+    positions, energy, box = lib["positions"], lib["energy"], np.asarray(lib["box"], dtype=float)
+    if positions.ndim != 3:
+        raise TLSFinderError(f"{is_library}: 'positions' is not an (n_IS, N, 3) array (shape {positions.shape})")
+    n_is = positions.shape[0]
     trans = load_transitions(transitions, n_is)
     try:
-        df = pair_features(lib.positions, lib.energy, lib.box, trans, glass=glass, delta_e_max=delta_e_max)
+        df = pair_features(positions, energy, box, trans, glass=glass, delta_e_max=delta_e_max)
     except TLSFinderError as exc:
         raise TLSFinderError(f"{is_library}: {exc}") from None
     log.info("glass %s: %d IS, %d pairs with Delta_E <= %g", glass, n_is, len(df), delta_e_max)
@@ -453,7 +424,7 @@ def pairs_from_files(
 
 def add_cli(sub) -> None:
     p = sub.add_parser("pairs", help="candidate pairs of IS of one glass and their features (Parquet)")
-    p.add_argument("--is-library", required=True, help="HDF5 IS library (positions, energy, attr box)")
+    p.add_argument("--is-library", required=True, help="IS library written by 'tlsfinder explore' (is_library.h5)")
     p.add_argument("--transitions", help="Parquet table i, j, count (default: no transitions)")
     p.add_argument("--glass", required=True, help="glass name written to the 'glass' column, e.g. T0.617/g3")
     p.add_argument("--delta-e-max", type=float, default=DEFAULT_DELTA_E_MAX, help="window N|e_i - e_j| (eps)")

@@ -690,7 +690,9 @@ def _pyplot():
 
 
 def _save(fig, path) -> None:
+    """Lay out ``fig``, write it to ``path`` (PNG, atomically) and close it."""
     plt = _pyplot()
+    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
@@ -720,9 +722,29 @@ def _cdf(ax, x, color, label) -> bool:
     return True
 
 
-def _grid(plt, nrows, ncols, w=3.6, h=3.0):
-    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
-    return fig, axes
+def _grid(nrows, ncols, w=3.6, h=3.0):
+    """A figure with an (nrows, ncols) array of panels of w x h inches each."""
+    return _pyplot().subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
+
+
+def _preset_rows(presets, tfs, ncols=4):
+    """A figure with a row of ``ncols`` panels per unit preset: (fig, [(row of axes, preset)], T_f colours)."""
+    presets = list(presets)
+    fig, axes = _grid(max(len(presets), 1), ncols)
+    return fig, list(zip(axes, presets)), _colors(tfs)
+
+
+def _positive(x, y) -> np.ndarray:
+    """Mask of the points a log-log panel can show: both coordinates finite and > 0."""
+    return np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+
+
+def _scatter_positive(ax, x, y, color, label) -> bool:
+    """Scatter the points of (x, y) a log-log panel can show; True if there were any."""
+    ok = _positive(x, y)
+    if ok.any():
+        ax.scatter(x[ok], y[ok], s=6, color=color, label=label)
+    return bool(ok.any())
 
 
 def _loglog(ax):
@@ -736,9 +758,8 @@ def _loglog(ax):
 
 def plot_n_over_e(path, nE: pd.DataFrame, n0: pd.DataFrame, presets, tfs) -> None:
     """n(E)/E versus E per T_f, one panel per preset; T_Q dashed, n0 dotted (seed 001 Fig. 9a)."""
-    plt = _pyplot()
     presets = list(presets)
-    fig, axes = _grid(plt, 1, max(len(presets), 1), 4.4, 3.6)
+    fig, axes = _grid(1, max(len(presets), 1), 4.4, 3.6)
     col = _colors(tfs)
     for ax, p in zip(axes[0], presets):
         d = nE[nE["preset"] == p.name] if len(nE) else nE
@@ -760,17 +781,13 @@ def plot_n_over_e(path, nE: pd.DataFrame, n0: pd.DataFrame, presets, tfs) -> Non
         ax.set_ylabel("n(E)/E (eps$^{-1}$ per atom)")
         ax.set_title(f"{p.name} (m~ = {p.m_tilde:g})")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     _save(fig, path)
 
 
 def plot_cdfs(path, cat: pd.DataFrame, presets, tfs) -> None:
     """Seed 001 Fig. 6: E vs sqrt(Delta^2 + Delta_0^2); CDFs of Delta_0, |Delta|, E; a row per preset."""
-    plt = _pyplot()
-    presets = list(presets)
-    fig, axes = _grid(plt, max(len(presets), 1), 4)
-    col = _colors(tfs)
-    for row, p in zip(axes, presets):
+    fig, rows, col = _preset_rows(presets, tfs)
+    for row, p in rows:
         titles = ("E vs sqrt(Delta^2 + Delta_0^2)", "CDF of Delta_0", "CDF of |Delta|", "CDF of E")
         if not len(cat):
             for ax, t in zip(row, titles):
@@ -783,11 +800,7 @@ def plot_cdfs(path, cat: pd.DataFrame, presets, tfs) -> None:
             E = g[f"E_{p.name}"].to_numpy(float)
             D = g[f"Delta_{p.name}"].to_numpy(float)
             D0 = g[f"Delta_0_{p.name}"].to_numpy(float)
-            x = np.sqrt(D * D + D0 * D0)
-            ok = np.isfinite(x) & np.isfinite(E) & (x > 0) & (E > 0)
-            if ok.any():
-                row[0].scatter(x[ok], E[ok], s=6, color=c, label=f"T_f={tf:g}")
-                any_data[0] = True
+            any_data[0] |= _scatter_positive(row[0], np.sqrt(D * D + D0 * D0), E, c, f"T_f={tf:g}")
             any_data[1] |= _cdf(row[1], D0, c, f"T_f={tf:g}")
             any_data[2] |= _cdf(row[2], np.abs(D), c, f"T_f={tf:g}")
             any_data[3] |= _cdf(row[3], E, c, f"T_f={tf:g}")
@@ -807,17 +820,13 @@ def plot_cdfs(path, cat: pd.DataFrame, presets, tfs) -> None:
                 ax.set_xlabel(("Delta_0", "|Delta|", "E")[k - 1] + " (eps)")
                 ax.set_ylabel("fraction of DWs below")
             ax.legend(fontsize=6)
-    fig.tight_layout()
     _save(fig, path)
 
 
 def plot_vs_e(path, cat: pd.DataFrame, presets, tfs) -> None:
     """Seed 001 Fig. 7: Delta V, V_b, Gamma, PR versus E; a row per preset."""
-    plt = _pyplot()
-    presets = list(presets)
-    fig, axes = _grid(plt, max(len(presets), 1), 4)
-    col = _colors(tfs)
-    for row, p in zip(axes, presets):
+    fig, rows, col = _preset_rows(presets, tfs)
+    for row, p in rows:
         gcol = f"Gamma_per_s_{p.name}"
         use_si = len(cat) and gcol in cat.columns and np.isfinite(cat[gcol].to_numpy(float)).any()
         ys = [("Delta_V", "Delta V (eps)"), ("V_b", "V_b (eps)"),
@@ -829,11 +838,8 @@ def plot_vs_e(path, cat: pd.DataFrame, presets, tfs) -> None:
                 continue
             drawn = False
             for tf, g in cat.groupby("T_f"):
-                x, y = g[f"E_{p.name}"].to_numpy(float), g[c].to_numpy(float)
-                ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-                if ok.any():
-                    ax.scatter(x[ok], y[ok], s=6, color=col.get(tf), label=f"T_f={tf:g}")
-                    drawn = True
+                drawn |= _scatter_positive(ax, g[f"E_{p.name}"].to_numpy(float), g[c].to_numpy(float),
+                                           col.get(tf), f"T_f={tf:g}")
             if not drawn:
                 _note(ax, "no positive values")
                 continue
@@ -842,14 +848,12 @@ def plot_vs_e(path, cat: pd.DataFrame, presets, tfs) -> None:
             ax.set_xlabel("E (eps)")
             ax.set_ylabel(lab)
             ax.legend(fontsize=6)
-    fig.tight_layout()
     _save(fig, path)
 
 
 def plot_exploration(path, persistence: pd.DataFrame, n_is: pd.DataFrame, t_end: Mapping[float, float]) -> None:
     """Seed 001 Fig. 3: CDF of persistence times; geometric mean of n_IS(t) over glasses; per T_f."""
-    plt = _pyplot()
-    fig, axes = _grid(plt, 1, 2, 4.4, 3.6)
+    fig, axes = _grid(1, 2, 4.4, 3.6)
     a, b = axes[0]
     tfs = set()
     if len(persistence):
@@ -887,17 +891,15 @@ def plot_exploration(path, persistence: pd.DataFrame, n_is: pd.DataFrame, t_end:
     else:
         _note(b, "no IS time series")
     b.set_title("(b) distinct IS per glass")
-    fig.tight_layout()
     _save(fig, path)
 
 
 def plot_growth(path, n_is: pd.DataFrame, cat: pd.DataFrame, presets, t_end: Mapping[float, float]) -> None:
     """Seed 001 Fig. 4: N_IS, N_DW, N_TLS versus exploration time, and N_DW/N_IS; a column per T_f."""
-    plt = _pyplot()
     if len(n_is):
         n_is = n_is.assign(T_f=glass_tf(n_is["glass"].to_numpy(), "n_is table"))
     tfs = sorted((set(n_is["T_f"]) if len(n_is) else set()) | (set(cat["T_f"]) if len(cat) else set()))
-    fig, axes = _grid(plt, 2, max(len(tfs), 1), 4.0, 3.0)
+    fig, axes = _grid(2, max(len(tfs), 1), 4.0, 3.0)
     if not tfs:
         _note(axes[0][0], "no exploration data")
         _note(axes[1][0], "no exploration data")
@@ -936,7 +938,6 @@ def plot_growth(path, n_is: pd.DataFrame, cat: pd.DataFrame, presets, t_end: Map
         bot.set_xscale("log")
         bot.set_xlabel("exploration time t (tau)")
         bot.set_ylabel("N_DW / N_IS")
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -944,12 +945,12 @@ def plot_ml(path, tvp: pd.DataFrame, yld: pd.DataFrame, ml_yield: pd.DataFrame, 
             tls_splitting_max: float | None = None) -> None:
     """ML diagnostics: true vs predicted splitting; TLS found vs NEBs run; TLS per NEB per iteration."""
     plt = _pyplot()
-    fig, axes = _grid(plt, 1, 3, 4.2, 3.6)
+    fig, axes = _grid(1, 3, 4.2, 3.6)
     a, b, c = axes[0]
     d = tvp[tvp["is_dw"].astype(bool)] if len(tvp) else tvp
     if len(d):
         x, y = d["splitting"].to_numpy(float), d["splitting_pred"].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        ok = _positive(x, y)
     else:
         ok = np.zeros(0, bool)
     if ok.any():
@@ -999,7 +1000,6 @@ def plot_ml(path, tvp: pd.DataFrame, yld: pd.DataFrame, ml_yield: pd.DataFrame, 
         _note(c, "no NEB run yet")
     b.set_title("(b) TLS found vs NEBs run", fontsize=9)
     c.set_title("(c) yield per iteration", fontsize=9)
-    fig.tight_layout()
     _save(fig, path)
 
 

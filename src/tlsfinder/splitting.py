@@ -102,6 +102,7 @@ n_interior_minima   local minima of the spline strictly inside the path
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,9 +121,11 @@ WALL_ACTION = 12.0  # WKB action of e2 into each continuation (amplitude e^-12 a
 CONTINUATIONS = ("harmonic", "cubic", "mirror", "none")
 
 # Gauss-Legendre nodes on [0, 1] for the WKB integrals (smooth after the substitutions below).
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(256)
-_GL_X = 0.5 * (_GL_X + 1.0)
-_GL_W = 0.5 * _GL_W
+@functools.cache
+def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """256-point Gauss-Legendre nodes and weights on [0, 1] (computed on first use: ~0.5 s)."""
+    x, w = np.polynomial.legendre.leggauss(256)
+    return 0.5 * (x + 1.0), 0.5 * w
 
 # --------------------------------------------------------------------------
 # Pair geometry (Eqs. 7 and 16)
@@ -137,7 +140,11 @@ def displacements(pos_a, pos_b, box) -> np.ndarray:
 
 
 def rms_distance(disp) -> float:
-    """d_ab of seed 001 Eq. 7: sqrt(sum_i |d_i|^2 / N) (sigma)."""
+    """d_ab of seed 001 Eq. 7: sqrt(sum_i |d_i|^2 / N) (sigma), from the (N, 3) :func:`displacements`.
+
+    The one definition of the distance between two configurations: pair geometry here and in
+    :mod:`tlsfinder.neb`, IS identity in :mod:`tlsfinder.explore`.
+    """
     disp = np.asarray(disp, dtype=float)
     return float(np.sqrt(np.sum(disp * disp) / len(disp)))
 
@@ -682,11 +689,12 @@ def barrier_action(profile: Profile, e: float, m_tilde: float, a: float, b: floa
     """S = int_a^b sqrt(2 m~ (V - e)) dx (hbar = 1), Gauss-Legendre after x = mid - half cos(theta)."""
     if b <= a:
         return 0.0
-    th = math.pi * _GL_X
+    gl_x, gl_w = _gauss_legendre()
+    th = math.pi * gl_x
     mid, half = 0.5 * (a + b), 0.5 * (b - a)
     x = mid - half * np.cos(th)
     f = np.sqrt(2.0 * m_tilde * np.clip(profile.spline(x) - e, 0.0, None)) * half * np.sin(th)
-    return float(math.pi * np.dot(_GL_W, f))
+    return float(math.pi * np.dot(gl_w, f))
 
 
 def half_period_integral(profile: Profile, e: float, m_tilde: float, a: float) -> float:
@@ -695,7 +703,8 @@ def half_period_integral(profile: Profile, e: float, m_tilde: float, a: float) -
     if a <= x0:
         return float("nan")
     tmax = math.sqrt(a - x0)
-    t = tmax * _GL_X
+    gl_x, gl_w = _gauss_legendre()
+    t = tmax * gl_x
     x = a - t * t
     p2 = 2.0 * m_tilde * (e - profile.spline(x))
     # Near the turning point p2 ~ 2 m~ F t^2: use the slope there where t is tiny.
@@ -703,7 +712,7 @@ def half_period_integral(profile: Profile, e: float, m_tilde: float, a: float) -
     tiny = t * t < 1e-14 * max(a - x0, 1e-300)
     p2 = np.where(tiny, 2.0 * m_tilde * slope * t * t, p2)
     p2 = np.clip(p2, 1e-300, None)
-    return float(tmax * np.dot(_GL_W, 2.0 * t / np.sqrt(p2)))
+    return float(tmax * np.dot(gl_w, 2.0 * t / np.sqrt(p2)))
 
 
 # --------------------------------------------------------------------------

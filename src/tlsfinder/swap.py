@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.core import types as nbtypes
+from numba.extending import overload
 from scipy.spatial import cKDTree
 
 from .models import KA2, KA2_EPS, KA2_SIGMA, PSS, Model
@@ -76,8 +78,30 @@ def _u(x, a12, a6, c0, c2, c4):
     return a12 * ix6 * ix6 - a6 * ix6 + c0 + c2 * x2 + c4 * x2 * x2
 
 
+def _pair(s, s_k, params):
+    """(epsilon, sigma) of the pair of species s, s_k; compiled only (see :func:`_pair_rule`)."""
+    raise NotImplementedError("_pair is only callable from numba-compiled code")
+
+
+@overload(_pair)
+def _pair_rule(s, s_k, params):
+    """The mixing rule, chosen at compile time by the type of ``params``.
+
+    KA2: ``params = (KA2_EPS, KA2_SIGMA)`` and s, s_k are types (table look-up);
+    PSS: ``params`` is the non-additivity and s, s_k are diameters (epsilon = 1).
+    """
+    if isinstance(params, nbtypes.BaseTuple):
+        return lambda s, s_k, params: (params[0][s, s_k], params[1][s, s_k])
+    return lambda s, s_k, params: (1.0, 0.5 * (s + s_k) * (1.0 - params * abs(s - s_k)))
+
+
 @numba.njit(cache=True)
-def _ka2_particle_delta(p, other, t_old, t_new, types, start, nbr, dist, eps, sig, form):
+def _particle_delta(p, other, s_old, s_new, species, params, start, nbr, dist, form):
+    """Change of particle p's neighbour sum (``other`` left out) when its species goes s_old -> s_new.
+
+    ``species`` and ``params`` as for :func:`_pair_rule` (KA2 types and tables, or PSS diameters and
+    non-additivity); numba compiles one specialisation per model.
+    """
     a12, a6, c0, c2, c4, xc = form
     de = 0.0
     for m in range(start[p], start[p + 1]):
@@ -85,13 +109,13 @@ def _ka2_particle_delta(p, other, t_old, t_new, types, start, nbr, dist, eps, si
         if k == other:
             continue
         r = dist[m]
-        tk = types[k]
-        s_new = sig[t_new, tk]
-        if r < xc * s_new:
-            de += eps[t_new, tk] * _u(r / s_new, a12, a6, c0, c2, c4)
-        s_old = sig[t_old, tk]
-        if r < xc * s_old:
-            de -= eps[t_old, tk] * _u(r / s_old, a12, a6, c0, c2, c4)
+        sk = species[k]
+        e_new, s_new_k = _pair(s_new, sk, params)
+        if r < xc * s_new_k:
+            de += e_new * _u(r / s_new_k, a12, a6, c0, c2, c4)
+        e_old, s_old_k = _pair(s_old, sk, params)
+        if r < xc * s_old_k:
+            de -= e_old * _u(r / s_old_k, a12, a6, c0, c2, c4)
     return de
 
 
@@ -117,33 +141,14 @@ def ka2_swap_block(types, members, kinds, pick_a, pick_c, uniforms, beta, start,
         i = members[t1, q1]
         j = members[2, q2]
         attempted[t1] += 1
-        de = _ka2_particle_delta(i, j, t1, 2, types, start, nbr, dist, eps, sig, form)
-        de += _ka2_particle_delta(j, i, 2, t1, types, start, nbr, dist, eps, sig, form)
+        de = _particle_delta(i, j, t1, 2, types, (eps, sig), start, nbr, dist, form)
+        de += _particle_delta(j, i, 2, t1, types, (eps, sig), start, nbr, dist, form)
         if de <= 0.0 or uniforms[m] < np.exp(-beta * de):
             types[i] = 2
             types[j] = t1
             members[t1, q1] = j
             members[2, q2] = i
             accepted[t1] += 1
-
-
-@numba.njit(cache=True)
-def _pss_particle_delta(p, other, s_old, s_new, diam, start, nbr, dist, nonadd, form):
-    a12, a6, c0, c2, c4, xc = form
-    de = 0.0
-    for m in range(start[p], start[p + 1]):
-        k = nbr[m]
-        if k == other:
-            continue
-        r = dist[m]
-        sk = diam[k]
-        sn = 0.5 * (s_new + sk) * (1.0 - nonadd * abs(s_new - sk))
-        if r < xc * sn:
-            de += _u(r / sn, a12, a6, c0, c2, c4)
-        so = 0.5 * (s_old + sk) * (1.0 - nonadd * abs(s_old - sk))
-        if r < xc * so:
-            de -= _u(r / so, a12, a6, c0, c2, c4)
-    return de
 
 
 @numba.njit(cache=True)
@@ -156,8 +161,8 @@ def pss_swap_block(diam, pick_i, pick_j, uniforms, beta, start, nbr, dist, nonad
             j += 1  # uniform over the other n - 1 particles
         si, sj = diam[i], diam[j]
         attempted[0] += 1
-        de = _pss_particle_delta(i, j, si, sj, diam, start, nbr, dist, nonadd, form)
-        de += _pss_particle_delta(j, i, sj, si, diam, start, nbr, dist, nonadd, form)
+        de = _particle_delta(i, j, si, sj, diam, nonadd, start, nbr, dist, form)
+        de += _particle_delta(j, i, sj, si, diam, nonadd, start, nbr, dist, form)
         if de <= 0.0 or uniforms[m] < np.exp(-beta * de):
             diam[i] = sj
             diam[j] = si
@@ -221,14 +226,10 @@ class SwapMC:
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         out = np.empty(len(pairs))
         if isinstance(self.model, KA2):
-            t = np.asarray(species, dtype=np.int64)
-            for m, (i, j) in enumerate(pairs):
-                out[m] = _ka2_particle_delta(i, j, t[i], t[j], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form) + \
-                    _ka2_particle_delta(j, i, t[j], t[i], t, start, nbr, dist, KA2_EPS, KA2_SIGMA, self.form)
-            return out
-        s = np.asarray(species, dtype=float)
-        nonadd = self.model.nonadditivity
+            params, s = (KA2_EPS, KA2_SIGMA), np.asarray(species, dtype=np.int64)
+        else:
+            params, s = float(self.model.nonadditivity), np.asarray(species, dtype=float)
         for m, (i, j) in enumerate(pairs):
-            out[m] = _pss_particle_delta(i, j, s[i], s[j], s, start, nbr, dist, nonadd, self.form) + \
-                _pss_particle_delta(j, i, s[j], s[i], s, start, nbr, dist, nonadd, self.form)
+            out[m] = _particle_delta(i, j, s[i], s[j], s, params, start, nbr, dist, self.form) + \
+                _particle_delta(j, i, s[j], s[i], s, params, start, nbr, dist, self.form)
         return out
