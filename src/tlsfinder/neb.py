@@ -211,6 +211,22 @@ def _pair_kernel(pos, box, pi, pj, shift, inv_s2, eps, a12, a6, c0, c2, c4, xc2,
         energies[m] = e
 
 
+@numba.njit(cache=True)
+def _min_pair_distance2(pos, box, pi, pj):  # pragma: no cover - compiled
+    """Smallest minimum-image squared distance of each pair (pi, pj) over configurations ``pos`` (k, N, 3)."""
+    out = np.full(pi.shape[0], np.inf)
+    for m in range(pos.shape[0]):
+        for p in range(pi.shape[0]):
+            r2 = 0.0
+            for c in range(3):
+                d = pos[m, pj[p], c] - pos[m, pi[p], c]
+                d -= box[c] * np.floor(d / box[c] + 0.5)
+                r2 += d * d
+            if r2 < out[p]:
+                out[p] = r2
+    return out
+
+
 class BatchForceField:
     """Energies and forces of many configurations of one model, one compiled pass.
 
@@ -252,6 +268,13 @@ class BatchForceField:
             ij = cKDTree(w, boxsize=self.box).query_pairs(rc, output_type="ndarray")
             keys.append(ij[:, 0].astype(np.int64) * self.n + ij[:, 1])
         key = np.unique(np.concatenate(keys))
+        pi, pj = key // self.n, key % self.n
+        # Keep a pair only within its own cutoff (x_c sigma_ij) plus the skin in some configuration:
+        # a mixture's smaller pairs would otherwise carry the largest pair's cutoff (~25 % more pairs
+        # for KA2, each costing a kernel iteration).
+        _, sig = self.model.pair_params(self.species, pi, pj)
+        r2 = _min_pair_distance2(np.array(list(self._last.values())), self.box, pi, pj)
+        key = key[r2 < (np.sqrt(self.coef[5]) * np.asarray(sig, dtype=float) + self.skin) ** 2]
         self.pi = (key // self.n).astype(np.int64)
         self.pj = (key % self.n).astype(np.int64)
         eps, sig = self.model.pair_params(self.species, self.pi, self.pj)
