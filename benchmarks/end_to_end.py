@@ -6,7 +6,10 @@ pair crossed in both directions, seed 001).  Prints for each: NEBs run, NEB wall
 Snakemake's benchmark files), TLS found (in the loop's preset), TLS per core-hour, and the
 fraction of the classical protocol's TLS that the ML loop recovers.
 
-Usage: python benchmarks/end_to_end.py [--config config/config.yaml] [--workdir /tmp/tlsf-e2e]
+Also the double wells (DW) found, since at small sizes TLS are few (seed 001: ~0.3 % of DW).
+
+Usage: python benchmarks/end_to_end.py [--config benchmarks/end_to_end.yaml] [--workdir /tmp/tlsf-e2e]
+       [--reuse]   (print the figures of an earlier run in --workdir without running anything)
 """
 
 from __future__ import annotations
@@ -47,36 +50,47 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "config/config.yaml"))
     ap.add_argument("--workdir", default="/tmp/tlsfinder-end-to-end")
+    ap.add_argument("--reuse", action="store_true", help="only print the figures of an earlier run in --workdir")
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
     wd = Path(args.workdir)
-    shutil.rmtree(wd, ignore_errors=True)
-    wd.mkdir(parents=True)
+    if not args.reuse:
+        shutil.rmtree(wd, ignore_errors=True)
+        wd.mkdir(parents=True)
     results = {}
     for mode in ("classical", "ml"):
         cfg = {**base, "loop": {**base.get("loop", {}), "mode": mode}}
         d = wd / mode
-        d.mkdir()
-        copy_workflow(d, cfg)
-        if mode == "ml":  # the same glasses, IS libraries and pairs as the classical run
-            for sub in SHARED:
-                shutil.copytree(wd / "classical" / sub, d / sub)
-            shutil.copytree(wd / "classical" / ".snakemake", d / ".snakemake", dirs_exist_ok=True)
-        run(d, "all")
+        if not args.reuse:
+            d.mkdir()
+            copy_workflow(d, cfg)
+            if mode == "ml":  # the same glasses, IS libraries and pairs as the classical run
+                for sub in SHARED:
+                    shutil.copytree(wd / "classical" / sub, d / sub)
+                shutil.copytree(wd / "classical" / ".snakemake", d / ".snakemake", dirs_exist_ok=True)
+            run(d, "all")
         cat = pd.read_parquet(d / "results/report/tls_catalogue.parquet")
         preset = cfg["loop"].get("preset", "NiP")
         labels = sorted((d / "results/loop").glob("iter*/labels.parquet"))[-1]
         lab = pd.read_parquet(labels)
         tls = cat[cat[f"is_TLS_{preset}"]] if len(cat) else cat
-        results[mode] = {"neb": len(lab), "seconds": neb_seconds(d), "tls": tls, "preset": preset}
+        dw = lab[lab["is_dw"]]
+        results[mode] = {"neb": len(lab), "seconds": neb_seconds(d), "tls": tls, "preset": preset, "dw": dw,
+                         "n_dw": len(cat)}
 
     ref = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["classical"]["tls"].itertuples()}
     got = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["ml"]["tls"].itertuples()}
     print(f"config {args.config}; TLS in preset {results['ml']['preset']}")
-    print(f"{'protocol':12s} {'NEBs':>6s} {'NEB wall s':>11s} {'TLS':>5s} {'TLS/core-h':>11s}")
+    print(f"{'protocol':12s} {'NEBs':>6s} {'NEB wall s':>11s} {'DW pairs':>9s} {'DW total':>9s} {'DW/core-h':>10s} "
+          f"{'TLS':>5s} {'TLS/core-h':>11s}")
     for mode, r in results.items():
-        per_h = len(r["tls"]) / (r["seconds"] / 3600) if r["seconds"] else float("nan")
-        print(f"{mode:12s} {r['neb']:6d} {r['seconds']:11.1f} {len(r['tls']):5d} {per_h:11.2f}")
+        hours = r["seconds"] / 3600 if r["seconds"] else float("nan")
+        print(f"{mode:12s} {r['neb']:6d} {r['seconds']:11.1f} {len(r['dw']):9d} {r['n_dw']:9d} "
+              f"{r['n_dw'] / hours:10.1f} {len(r['tls']):5d} {len(r['tls']) / hours:11.2f}")
+    ref_dw = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["classical"]["dw"].itertuples()}
+    got_dw = {(r.glass, min(r.i, r.j), max(r.i, r.j)) for r in results["ml"]["dw"].itertuples()}
+    print(f"selected pairs that are single double wells: the ML loop recovers {len(ref_dw & got_dw)} of the classical "
+          f"protocol's {len(ref_dw)} and found {len(got_dw - ref_dw)} it did not look at")
     frac = len(ref & got) / len(ref) if ref else float("nan")
     print(f"ML loop recovers {len(ref & got)} of the classical protocol's {len(ref)} TLS ({frac:.0%}); "
           f"it found {len(got - ref)} TLS the classical protocol did not look at")

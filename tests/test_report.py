@@ -19,6 +19,7 @@ from tlsfinder.report import (
     OUTPUT_FILES,
     REPORT_INPUT_KEYS,
     catalogue,
+    common_time,
     discovery_times,
     first_seen_table,
     loop_yield,
@@ -259,6 +260,74 @@ def test_no_tls_gives_zero_and_an_upper_limit():
         plateau_n0(uniform_catalogue(3, 1.0, ["T0.5/g9"]), {0.5: glasses}, PRESETS, N, RHO)
 
 
+def timed_catalogue():
+    """Two T_f, tau_total 10 (T_f = 0.5) and 25 tau (T_f = 0.6): DWs discovered before, at and after t = 10."""
+    rows = [("T0.5/g0", 0.001, 2.0), ("T0.5/g1", 0.003, 9.5), ("T0.5/g1", 0.0005, 10.0), ("T0.5/g0", 0.02, 1.0),
+            ("T0.6/g0", 0.001, 3.0), ("T0.6/g1", 0.002, 10.0), ("T0.6/g2", 0.0008, 10.5), ("T0.6/g2", 0.004, 24.0),
+            ("T0.6/g0", 0.01, 5.0)]
+    cat = pd.DataFrame(rows, columns=["glass", "E", "t_found"])
+    cat["T_f"] = [0.5] * 4 + [0.6] * 5
+    for p in PRESETS:
+        cat[f"E_{p.name}"] = cat["E"]
+        cat[f"is_TLS_{p.name}"] = cat["E"] < p.kT_Q
+    ids = {0.5: ["T0.5/g0", "T0.5/g1"], 0.6: ["T0.6/g0", "T0.6/g1", "T0.6/g2"]}
+    return cat.drop(columns="E"), ids
+
+
+def test_n0_at_the_common_exploration_time_counts_dws_found_by_then():
+    """Seed 001 Fig. 9b: n0 of every T_f after the shortest tau_total (here 10 tau, that of T_f = 0.5)."""
+    cat, ids = timed_catalogue()
+    assert common_time({0.5: 10.0, 0.6: 25.0}) == 10.0 and math.isnan(common_time({0.5: 10.0, 0.6: np.nan}))
+    n0 = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 10.0, 0.6: 25.0})
+    r = n0.set_index(["T_f", "preset"])
+    assert (r["t_common"] == 10.0).all()
+    # all runs' end: Ar (kT_Q 0.005) 3 and 4 DWs, NiP (0.0012) 2 and 2; by t = 10 (inclusive): 3, 2 and 2, 1
+    expect = {(0.5, "Ar"): (3, 3), (0.5, "NiP"): (2, 2), (0.6, "Ar"): (4, 2), (0.6, "NiP"): (2, 1)}
+    for (tf, name), (c_all, c_t) in expect.items():
+        row, p, ng = r.loc[(tf, name)], get_preset("KA2", name), len(ids[tf])
+        scale = N * ng * p.kT_Q
+        assert (row["count_below_TQ"], row["count_t_common"]) == (c_all, c_t)
+        assert row["n0"] == pytest.approx(c_all / scale, rel=1e-12)
+        assert row["n0_t_common"] == pytest.approx(c_t / scale, rel=1e-12)
+        assert row["n0_t_common_err_poisson"] == pytest.approx(math.sqrt(c_t) / scale, rel=1e-12)
+    assert r.loc[(0.6, "Ar"), "n0_t_common"] == pytest.approx(2 / (N * 3 * 0.005), rel=1e-12)  # 0.1111 eps^-1
+    assert r.loc[(0.6, "Ar"), "n0_t_common_upper95"] == pytest.approx(6.2958 / (N * 3 * 0.005), rel=1e-4)
+    assert r.loc[(0.6, "NiP"), "n0_t_common_upper95"] == pytest.approx(4.7439 / (N * 3 * 0.0012), rel=1e-4)
+    # at the T_f whose tau_total is t_common, the common-time columns are n0's own
+    for name in ("Ar", "NiP"):
+        row = r.loc[(0.5, name)]
+        assert row["n0_t_common"] == row["n0"] and row["n0_t_common_err_poisson"] == row["n0_err_poisson"]
+        assert row["n0_t_common_upper95"] == row["n0_upper95"]
+    # the same numbers as plateau_n0 with the time cut; the other columns unchanged by tau_total
+    cut = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, t_max=10.0)
+    assert np.array_equal(n0["n0_t_common"], cut["n0"]) and np.array_equal(n0["count_t_common"], cut["count_below_TQ"])
+    plain = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1)
+    pd.testing.assert_frame_equal(n0[plain.columns], plain)
+    # a later common time counts everything
+    late = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 30.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    assert late["t_common"].iloc[0] == 25.0 and late.loc[(0.6, "Ar"), "count_t_common"] == 4
+
+
+def test_n0_at_the_common_time_is_nan_when_it_cannot_be_told():
+    cat, ids = timed_catalogue()
+    cat.loc[cat["E_Ar"] == 0.004, "t_found"] = np.nan  # an Ar TLS (not a NiP one) at T_f = 0.6 without a time
+    cat.loc[cat["E_Ar"] == 0.01, "t_found"] = np.nan  # no TLS in either preset: irrelevant
+    r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    assert math.isnan(r.loc[(0.6, "Ar"), "count_t_common"]) and math.isnan(r.loc[(0.6, "Ar"), "n0_t_common"])
+    assert math.isnan(r.loc[(0.6, "Ar"), "n0_t_common_upper95"])
+    assert r.loc[(0.6, "NiP"), "count_t_common"] == 1 and r.loc[(0.5, "Ar"), "count_t_common"] == 3
+    assert r.loc[(0.6, "Ar"), "count_below_TQ"] == 4  # n0 itself does not need the times
+    # no times at all (no time series), or a T_f without tau_total: every common-time value is NaN
+    for c, tau in ((cat.assign(t_found=np.nan), {0.5: 10.0, 0.6: 25.0}), (cat, {0.5: np.nan, 0.6: 25.0})):
+        r = plateau_n0(c, ids, PRESETS, N, RHO, tau_total=tau)
+        assert r[["count_t_common", "n0_t_common", "n0_t_common_err_poisson", "n0_t_common_upper95"]].isna().all().all()
+        assert (r["n0"] > 0).all()
+    # no DW at all: the count is 0 (nothing to time), with its upper limit
+    r = plateau_n0(cat.iloc[:0], ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    assert (r["count_t_common"] == 0).all()
+    assert r.loc[(0.5, "NiP"), "n0_t_common_upper95"] == pytest.approx(2.9957 / (N * 2 * 0.0012), rel=1e-4)
+
+
 # ---------------------------------------------------------------------------
 # Table I
 # ---------------------------------------------------------------------------
@@ -472,11 +541,41 @@ def test_make_report_writes_everything(template, tmp_path):
     for _, r in n0.iterrows():
         c = cat[(cat["T_f"] == r["T_f"])]
         assert r["count_below_TQ"] == int((c[f"E_{r['preset']}"] < r["kT_Q"]).sum())
+    # both T_f explored 40 x 0.25 tau: the common time is the end of both runs and n0 there is n0
+    assert (n0["t_common"] == 10.0).all()
+    assert (n0["count_t_common"] == n0["count_below_TQ"]).all() and np.allclose(n0["n0_t_common"], n0["n0"])
     text = (out / OUTPUT_FILES["summary"]).read_text()
     assert len(text.splitlines()) <= 30
     assert "TLS Ar" in text and "n0" in text and str(out) in text
+    assert "n0 at common exploration time t = 10 tau" in text
     y = pd.read_csv(out / OUTPUT_FILES["loop_yield"])
     assert list(y["iteration"]) == [0, 1] and y["n_neb"].sum() == 24 + 8
+
+
+def test_make_report_n0_at_the_shortest_exploration_time(template, tmp_path):
+    """T_f = 0.5 explored 10 intervals (2.5 tau), T_f = 0.6 40 (10 tau): n0.csv compares both after 2.5 tau."""
+    inputs = write_run(tmp_path / "results", template, n_dw=48)
+    p = next(q for q in inputs["glasses"] if "T0.5/" in q)
+    write_parquet(p, pd.read_parquet(p).assign(intervals=10, time=2.5))  # (its time series run on to 10 tau)
+    out = tmp_path / "results/report"
+    make_report(inputs, CONFIG, out)
+    cat = pd.read_parquet(out / OUTPUT_FILES["catalogue"])
+    t1 = pd.read_csv(out / OUTPUT_FILES["table1_csv"]).set_index("T_f")
+    assert t1.loc[0.5, "tau_total"] == 2.5 and t1.loc[0.6, "tau_total"] == 10.0
+    n0 = pd.read_csv(out / OUTPUT_FILES["n0"])
+    assert (n0["t_common"] == 2.5).all()
+    cut = 0
+    for _, r in n0.iterrows():
+        c = cat[cat["T_f"] == r["T_f"]]
+        tls = c[f"E_{r['preset']}"] < r["kT_Q"]
+        count = int((tls & (c["t_found"] <= 2.5)).sum())
+        assert r["count_t_common"] == count
+        assert r["n0_t_common"] == pytest.approx(count / (N * 4 * r["kT_Q"]), rel=1e-5)  # csv keeps 6 digits
+        cut += int(tls.sum()) - count
+    assert cut > 0  # some TLS were found after 2.5 tau and are left out
+    text = (out / OUTPUT_FILES["summary"]).read_text()
+    line = next(x for x in text.splitlines() if x.startswith("n0 at common exploration time t = 2.5 tau"))
+    assert "T_f=0.5: Ar" in line and "T_f=0.6: Ar" in line and "NiP" in line
 
 
 def test_report_with_no_double_wells_still_plots(template, tmp_path):

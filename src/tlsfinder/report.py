@@ -121,6 +121,20 @@ figures equal n0_sim / (eps sigma^3) to within 0.69-1.27 (the quoted pairs
 are not consistent with any single factor), i.e. without the density 1.35.
 Use ``n0_SI`` for a physical density, ``n0_SI_seed`` to compare with the seed.
 
+n0 at a common exploration time (seed 001 Fig. 9b): the number of IS, DWs
+and TLS grows with the exploration time, so n0 of T_f explored for different
+times are not comparable; the seed compares them after the longest time every
+T_f reached.  ``t_common`` (tau) is the smallest Table I ``tau_total`` over
+the T_f of the run (NaN if any T_f's is unknown); ``count_t_common`` counts
+the DWs with E < k_B T_Q whose ``t_found`` (both minima known,
+:func:`discovery_times`) is <= t_common; ``n0_t_common``,
+``n0_t_common_err_poisson`` and ``n0_t_common_upper95`` are ``n0``,
+``n0_err_poisson`` and ``n0_upper95`` of those DWs (same N N_g k_B T_Q
+normalisation; :func:`plateau_n0` with ``t_max``).  At the T_f whose
+tau_total is t_common they equal n0.  When the count cannot be told (t_common
+NaN, or a DW with E < k_B T_Q has no discovery time, e.g. the run has no
+exploration time series) these columns are NaN.
+
 Loop yield (``loop_yield.csv``), per iteration: ``n_neb`` (pairs run),
 ``n_dw`` (new catalogue DWs), ``n_tls_<p>``, ``tls_per_neb_<p>``,
 ``cum_neb``, ``cum_tls_<p>``.
@@ -521,17 +535,43 @@ def poisson_upper(count: int, cl: float = 0.95) -> float:
     return float(chi2.ppf(cl, 2 * (int(count) + 1)) / 2.0)
 
 
+def common_time(tau_total: Mapping[float, float]) -> float:
+    """The exploration time (tau) every T_f reached: min of ``tau_total`` (T_f -> tau); NaN if one is unknown."""
+    t = np.asarray(list(tau_total.values()), dtype=float)
+    return float(t.min()) if len(t) and np.isfinite(t).all() else float("nan")
+
+
 def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets, n_particles: int,
-               density: float, seed: int = 0, n_boot: int = N_BOOTSTRAP) -> pd.DataFrame:
+               density: float, seed: int = 0, n_boot: int = N_BOOTSTRAP, t_max: float | None = None,
+               tau_total: Mapping[float, float] | None = None) -> pd.DataFrame:
     """The plateau n0 of n(E)/E below k_B T_Q per T_f and preset, in reduced and SI units.
 
     ``glass_ids``: T_f -> ids of all glasses explored at that T_f (also those
     without any DW: they count in N_g and in the bootstrap).  See the module
     docstring for the columns and the error estimates.
+
+    ``t_max`` (tau): count only the DWs discovered by then (``t_found`` <=
+    t_max, to a relative 1e-9; N_g unchanged); a row whose count cannot be
+    told (t_max NaN, or a DW with E < k_B T_Q and ``t_found`` NaN) has NaN in
+    every count and n0 column.  ``tau_total`` (T_f -> Table I tau_total, tau): add the columns
+    ``t_common`` = :func:`common_time`, ``count_t_common``, ``n0_t_common``,
+    ``n0_t_common_err_poisson``, ``n0_t_common_upper95`` (this function with
+    ``t_max = t_common``; the other columns keep ``t_max``).
     """
     from .seeding import stage_rng
     from .units import n0_to_si
 
+    if tau_total is not None:
+        out = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_max)
+        t_common = common_time(tau_total)
+        cut = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_common)
+        if not len(out):
+            return out
+        out["t_common"] = t_common
+        for new, old in (("count_t_common", "count_below_TQ"), ("n0_t_common", "n0"),
+                         ("n0_t_common_err_poisson", "n0_err_poisson"), ("n0_t_common_upper95", "n0_upper95")):
+            out[new] = cut[old].to_numpy()
+        return out
     rows = []
     for tf in sorted(glass_ids):
         ids = list(glass_ids[tf])
@@ -545,8 +585,15 @@ def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets,
         for p in presets:
             e = ct[f"E_{p.name}"].to_numpy(float) if len(ct) else np.zeros(0)
             below = np.isfinite(e) & (e < p.kT_Q)
+            half = np.isfinite(e) & (e < 0.5 * p.kT_Q)
+            unknown = False
+            if t_max is not None:
+                t = ct["t_found"].to_numpy(float) if len(ct) and "t_found" in ct.columns else np.full(len(e), np.nan)
+                unknown = bool(math.isnan(t_max) or (below & np.isnan(t)).any())
+                found = t <= t_max * (1 + 1e-9)  # step * dt against N_cg tau_cg: equal up to rounding
+                below, half = below & found, half & found
             count = int(below.sum())
-            half = int((np.isfinite(e) & (e < 0.5 * p.kT_Q)).sum())
+            half = int(half.sum())
             scale = n_particles * ng * p.kT_Q if ng else float("nan")
             n0 = count / scale
             err_p = math.sqrt(count) / scale
@@ -570,6 +617,8 @@ def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets,
                            n0_SI_seed=float(n0_to_si(n0, p)))
             else:
                 row.update(n0_SI=np.nan, n0_SI_err_poisson=np.nan, n0_SI_err_glasses=np.nan, n0_SI_seed=np.nan)
+            if unknown:
+                row.update({k: np.nan for k in row if k == "count_below_TQ" or k.startswith(("n0", "n_TLS"))})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -1008,6 +1057,25 @@ def plot_ml(path, tvp: pd.DataFrame, yld: pd.DataFrame, ml_yield: pd.DataFrame, 
 # ---------------------------------------------------------------------------
 
 
+def _common_time_line(n0: pd.DataFrame) -> str:
+    """One summary line: n0 per T_f and preset after the exploration time all T_f reached (seed 001 Fig. 9b)."""
+    t = float(n0["t_common"].iloc[0])
+    if not np.isfinite(t):
+        return "n0 at a common exploration time: unknown (no tau_total for some T_f)"
+    parts = []
+    for tf, g in n0.groupby("T_f", sort=True):
+        vals = []
+        for _, r in g.iterrows():
+            c = r["count_t_common"]
+            v = ("?" if not np.isfinite(c) else f"{r['n0_t_common']:.3g}" if c > 0
+                 else f"<{r['n0_t_common_upper95']:.2g}")
+            vals.append(f"{r['preset']} {v}")
+        parts.append(f"T_f={tf:g}: " + ", ".join(vals))
+    known = np.isfinite(n0["count_t_common"].to_numpy(float)).all()
+    unknown = "" if known else " (?: DWs without discovery times)"
+    return f"n0 at common exploration time t = {t:.4g} tau (Fig. 9b): " + "; ".join(parts) + unknown
+
+
 def summary_text(table1: pd.DataFrame, n0: pd.DataFrame, presets, neb_counts: Mapping[str, int], n_iterations: int,
                  n_duplicates: int, out_dir, model: str = "", n_particles: int | None = None) -> str:
     """One screen of text: TLS per T_f and preset, n0, where the files are."""
@@ -1039,6 +1107,8 @@ def summary_text(table1: pd.DataFrame, n0: pd.DataFrame, presets, neb_counts: Ma
                          f"+- {r['n0_err_glasses']:.2g}  ({int(r['count_below_TQ'])} TLS)  {si}")
         else:
             lines.append(f"  T_f={r['T_f']:g} {r['preset']:>4}: no TLS; n0 < {r['n0_upper95']:.3g} (95%)")
+    if "t_common" in n0.columns and n0["T_f"].nunique() > 1:
+        lines.append(_common_time_line(n0))
     lines.append("")
     lines.append(f"files in {out_dir}/: {OUTPUT_FILES['catalogue']} (one row per DW), {OUTPUT_FILES['table1_csv']}, "
                  f"{OUTPUT_FILES['n0']}, {OUTPUT_FILES['nE']}, {OUTPUT_FILES['loop_yield']}, *.png")
@@ -1129,7 +1199,8 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
     n_glasses = {tf: len(v) for tf, v in glass_ids.items()}
     nE = n_of_e(cat, presets, n_particles, n_glasses)
     write_parquet(out["nE"], nE)
-    n0 = plateau_n0(cat, glass_ids, presets, n_particles, density, seed)
+    tau_total = {float(r["T_f"]): float(r["tau_total"]) for _, r in t1.iterrows() if float(r["T_f"]) in glass_ids}
+    n0 = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, tau_total=tau_total)
     with atomic_path(out["n0"]) as tmp:
         n0.to_csv(tmp, index=False, float_format="%.6g")
 
