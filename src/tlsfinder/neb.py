@@ -268,18 +268,16 @@ class BatchForceField:
             ij = cKDTree(w, boxsize=self.box).query_pairs(rc, output_type="ndarray")
             keys.append(ij[:, 0].astype(np.int64) * self.n + ij[:, 1])
         key = np.unique(np.concatenate(keys))
-        pi, pj = key // self.n, key % self.n
+        pi, pj = (key // self.n).astype(np.int64), (key % self.n).astype(np.int64)
         # Keep a pair only within its own cutoff (x_c sigma_ij) plus the skin in some configuration:
         # a mixture's smaller pairs would otherwise carry the largest pair's cutoff (~25 % more pairs
         # for KA2, each costing a kernel iteration).
-        _, sig = self.model.pair_params(self.species, pi, pj)
+        eps, sig = (np.asarray(a, dtype=float) for a in self.model.pair_params(self.species, pi, pj))
         r2 = _min_pair_distance2(np.array(list(self._last.values())), self.box, pi, pj)
-        key = key[r2 < (np.sqrt(self.coef[5]) * np.asarray(sig, dtype=float) + self.skin) ** 2]
-        self.pi = (key // self.n).astype(np.int64)
-        self.pj = (key % self.n).astype(np.int64)
-        eps, sig = self.model.pair_params(self.species, self.pi, self.pj)
-        self.eps = np.ascontiguousarray(eps, dtype=float)
-        self.inv_s2 = np.ascontiguousarray(1.0 / np.asarray(sig, dtype=float) ** 2)
+        keep = r2 < (np.sqrt(self.coef[5]) * sig + self.skin) ** 2
+        self.pi, self.pj = pi[keep], pj[keep]
+        self.eps = np.ascontiguousarray(eps[keep])
+        self.inv_s2 = np.ascontiguousarray(1.0 / sig[keep] ** 2)
         # Periodic image of each pair at this build: the kernel's fast path.
         ref = next(iter(self._last.values()))
         d = ref[self.pj] - ref[self.pi]
