@@ -60,12 +60,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
+from tlsfinder import paths  # noqa: E402
+from tlsfinder.config import glasses, tf_labels  # noqa: E402
 from tlsfinder.io import write_parquet  # noqa: E402
 from tlsfinder.loop import LoopSettings, decide, merge_labels, n_batches, tls_threshold, write_decision  # noqa: E402
 from tlsfinder.ml import ml_setting, rank_from_files, read_labels, select_from_files  # noqa: E402
 from tlsfinder.pairs import PAIR_COLUMNS  # noqa: E402
-from tlsfinder.prepare import glass_name  # noqa: E402
-from tlsfinder.workflow import glasses, tf_label  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -121,27 +121,25 @@ class Fabricator:
 
     def upstream(self, n_pairs_per_glass: int) -> None:
         gl = glasses(self.config)
-        tfs = [tf_label(t) for t in self.config["prepare"]["temperatures"]]
+        tfs = tf_labels(self.config)
         for tf, g in gl:
-            d = f"results/prepare/T{tf}/g{g}"
-            self.placeholder(f"{d}/glass.h5", f"{d}/thermo.parquet", f"{d}/summary.json")
+            self.placeholder(*(paths.fill(t, tf=tf, g=g) for t in (paths.GLASS, paths.PREPARE_THERMO,
+                                                                   paths.PREPARE_SUMMARY)))
             self.n_done_jobs += 1
         for tf in tfs:
-            self.placeholder(f"results/prepare/T{tf}/diagnostics.png", f"results/prepare/T{tf}/samples.parquet")
+            self.placeholder(paths.fill(paths.PREPARE_PLOT, tf=tf), paths.fill(paths.PREPARE_SAMPLES, tf=tf))
             self.n_done_jobs += 1
         for tf, g in gl:
-            d = f"results/explore/T{tf}/g{g}"
-            self.placeholder(f"{d}/is_library.h5", f"{d}/timeseries.parquet", f"{d}/transitions.parquet",
-                             f"{d}/summary.json")
+            self.placeholder(*(paths.fill(t, tf=tf, g=g) for t in (paths.IS_LIBRARY, paths.TIMESERIES,
+                                                                   paths.TRANSITIONS, paths.EXPLORE_SUMMARY)))
             self.n_done_jobs += 1
         for tf in tfs:
-            d = f"results/explore/T{tf}"
-            self.placeholder(f"{d}/glasses.parquet", f"{d}/persistence.parquet", f"{d}/n_is.parquet")
+            self.placeholder(*(paths.fill(t, tf=tf) for t in (paths.GLASSES_TABLE, paths.PERSISTENCE, paths.N_IS)))
             self.n_done_jobs += 1
         self.pairs_paths = []
         for tf, g in gl:
-            path = f"results/pairs/T{tf}/g{g}/pairs.parquet"
-            write_parquet(self.wd / path, self.pairs_table(glass_name(float(tf), g), n_pairs_per_glass))
+            path = paths.fill(paths.PAIRS, tf=tf, g=g)
+            write_parquet(self.wd / path, self.pairs_table(paths.glass_id(tf, g), n_pairs_per_glass))
             self.job(path)
             self.pairs_paths.append(str(self.wd / path))
 
@@ -160,7 +158,7 @@ class Fabricator:
     def iteration(self) -> None:
         """Everything iteration k writes, k = the number of iterations fabricated so far."""
         k, wd, cfg = self.iterations, self.wd, self.config
-        it = f"results/loop/iter{k}"
+        it = paths.fill(paths.ITER, k=k)
         labels = None if k == 0 else wd / it / "labels.parquet"  # ml.initial_labels unset in the bench config
         model = None
         if k >= 1:  # ml_train: a model folder nobody reads in a dry run
@@ -187,7 +185,7 @@ class Fabricator:
             self.job(table, f"{it}/neb/batch{b}_paths")
             batch_files.append(str(wd / table))
         # merge_labels -> labels of iteration k + 1
-        nxt = f"results/loop/iter{k + 1}/labels.parquet"
+        nxt = paths.fill(paths.LABELS, k=k + 1)
         merge_labels(labels, batch_files, k, self.settings.preset, wd / nxt)
         self.job(nxt)
         # checkpoint loop_decide

@@ -1,12 +1,13 @@
-"""End to end: the ML loop against the classical protocol on the same glasses (DESIGN section 7).
+"""End to end: the ML loop against the classical protocol on the same glasses.
 
 Runs the workflow once (prepare, explore, pairs) in a scratch folder, then the loop twice on
 the same glasses, pairs and seed: ``loop.mode: ml`` and ``loop.mode: classical`` (NEB on every
-pair crossed in both directions, seed 001).  Prints for each: NEBs run, NEB wall time (from
-Snakemake's benchmark files), TLS found (in the loop's preset), TLS per core-hour, and the
-fraction of the classical protocol's TLS that the ML loop recovers.
+pair crossed in both directions, as in Mocanu et al., "Microscopic observation of two-level
+systems in a metallic glass model", J. Chem. Phys. 158, 014501 (2023)).  Prints for each: NEBs
+run, NEB wall time (from Snakemake's benchmark files), TLS found (in the loop's preset), TLS per
+core-hour, and the fraction of the classical protocol's TLS that the ML loop recovers.
 
-Also the double wells (DW) found, since at small sizes TLS are few (seed 001: ~0.3 % of DW).
+Also the double wells (DW) found, since at small sizes TLS are few (Mocanu et al. 2023: ~0.3 % of DW).
 
 Usage: python benchmarks/end_to_end.py [--config benchmarks/end_to_end.yaml] [--workdir /tmp/tlsf-e2e]
        [--reuse]   (print the figures of an earlier run in --workdir without running anything)

@@ -1,4 +1,4 @@
-"""Engine and swap benchmark, KA2 N = 1200 (DESIGN section 7).
+"""Engine and swap benchmark, KA2 N = 1200.
 
 Prints, measured in this one run on this machine:
   * MD steps/s of our engine (KA2 with the smoothed cutoff, LAMMPS pair_style table,

@@ -1,11 +1,12 @@
-"""Exploration benchmark on one KA2 glass (DESIGN section 7, issue: exploration).
+"""Exploration benchmark on one KA2 glass: how many transitions each protocol finds, at what cost.
 
 One glass (KA2, N = 300 by default, prepared here at T_f = 0.8), explored at
 T_exp = 0.4 over the same window of MD steps, on the same trajectory (the MD
 engine is never perturbed by quenches), by:
 
   (a) reference: a quench after every MD step;
-  (b) seed 001's fixed-interval protocol (tau_cg = 10 dt, close to Table I's 11 dt);
+  (b) the fixed-interval protocol of Mocanu et al. (2023), "Microscopic observation of TLS in a
+      metallic glass model" (tau_cg = 10 dt, close to their Table I's 11 dt);
   (c) ours: bisection protocol (tau_cg = 100 dt, shortened confirming quenches, bisection
       of intervals whose ends differ, quenches next to every located change for recrossings,
       excursion screen by partial relaxation).

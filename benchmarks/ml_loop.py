@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tlsfinder.importer import import_tlsml  # noqa: E402
-from tlsfinder.ml import TLS_SPLITTING_MAX, TLSRanker, heuristic_ranking, iteration_yield, select_pairs  # noqa: E402
+from tlsfinder.ml import (DEFAULTS, ORDERS, TLS_SPLITTING_MAX, TLSRanker, heuristic_ranking,  # noqa: E402
+                          iteration_yield, select_pairs)
 
 DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
                            Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))
@@ -58,10 +59,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--iterations", type=int, default=10)
-    ap.add_argument("--k", type=int, default=200)
+    ap.add_argument("--k", type=int, default=DEFAULTS["k"])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--order", default="p_tls", choices=["p_tls", "dw_then_splitting"])
-    ap.add_argument("--explore-fraction", type=float, default=0.1)
+    ap.add_argument("--order", default=DEFAULTS["order"], choices=ORDERS)
+    ap.add_argument("--explore-fraction", type=float, default=DEFAULTS["explore_fraction"])
     args = ap.parse_args(argv)
 
     pairs, labels = import_tlsml([args.data / "pretraining-classifier-T007.feather",

@@ -5,8 +5,9 @@ Run: ``python benchmarks/neb.py [--n 1200] [--images 64] [--cores 1] [--fmax 1e-
 One KA2 pair of minima (N = 1200, density 1.35 by default): a glass is cooled
 by MD, quenched, and explored at T = 0.25 with a quench every 25 steps until
 the dynamics finds a neighbouring minimum whose NEB is a single double well
-(cached in $TLSFINDER_BENCH_CACHE, default /tmp/tlsfinder-bench).  Both codes start from the same
-minimised, minimum-image-aligned endpoints, with the same number of images,
+(cached in $TLSFINDER_BENCH_CACHE, default tlsfinder-bench in the temporary
+folder).  Both codes start from the same minimised, minimum-image-aligned
+endpoints, with the same number of images,
 spring (0.125), FIRE and climbing image, and stop at the same tolerance: the
 largest per-atom norm of the NEB force on any replica (ASE ``fmax``; LAMMPS
 ``min_modify norm max`` with ``ftol``).  Both run on the same cores
@@ -46,6 +47,7 @@ from tlsfinder import units  # noqa: E402
 from tlsfinder._lammps import bin_dir, subprocess_env  # noqa: E402
 from tlsfinder.engine import Engine  # noqa: E402
 from tlsfinder.models import KA2  # noqa: E402
+from tlsfinder.splitting import MEP, analyse_mep, make_profile, solve_profile  # noqa: E402
 
 CACHE = Path(os.environ.get("TLSFINDER_BENCH_CACHE", Path(tempfile.gettempdir()) / "tlsfinder-bench"))
 
@@ -184,9 +186,7 @@ def main():
     print(f"ours:   {ours:8.1f} s  {band.steps:6d} FIRE steps  {band.force_calls:8d} force calls  "
           f"converged {band.converged}  barrier {band.energies.max() - band.energies[0]:.6f}  "
           f"({1e3 * ours / max(band.force_calls, 1):.3f} ms per force call)")
-    prof = N.MEP(band.s, band.energies)
-    from tlsfinder.splitting import analyse_mep, make_profile, solve_profile
-
+    prof = MEP(band.s, band.energies)
     row = analyse_mep(prof, [units.get_preset("KA2", "NiP")])
     print(f"        V_a {row['V_a']:.5f}  Delta_V {row['Delta_V']:.5f}  d_path {row['d_path']:.4f}  "
           f"E(NiP) {row['E_NiP']:.3e}")

@@ -18,12 +18,12 @@ import tracemalloc
 
 import numpy as np
 
+from tlsfinder.geometry import minimum_image
 from tlsfinder.pairs import pair_features
 
 
 def numpy_reference(positions, lo, hi, box):
-    d = positions[hi] - positions[lo]
-    d -= box * np.rint(d / box)
+    d = minimum_image(positions[hi] - positions[lo], box)
     d2 = (d * d).sum(-1)
     top = np.argpartition(d2, d2.shape[1] - 3, axis=1)[:, -3:]
     return np.sqrt(np.take_along_axis(d2, top, axis=1)), np.sqrt(d2.sum(1))

@@ -7,7 +7,7 @@ barriers, lengths and asymmetries typical of KA2 double wells, for the Ar
 (m~ = 1200) and NiP (m~ = 5250) presets.  For each we time
 
 * ``solve``: one eigen-solve (grid with continuation, ARPACK shift-invert, our
-  compiled LDL^T), i.e. the seed's procedure;
+  compiled LDL^T), i.e. the procedure of Mocanu et al. (2023);
 * ``full``: everything for one DW and one preset (solve, the N_xi-doubling
   convergence check, WKB Delta_0 and Gamma);
 * ``reference``: the same Hamiltonian solved by the textbook call

@@ -1,25 +1,47 @@
-# Shared set-up: config validation (before any job starts), the glass list, the container.
+# Shared set-up: the config validated once (before any job starts), the glass list, the container.
+#
+# Paths come from tlsfinder.paths; each job gets the config keys it uses as `params:`, so Snakemake
+# knows what a job depends on (params are a rerun trigger) and jobs need not re-read the config.
 
 import os
 
-from tlsfinder import TLSFinderError
-from tlsfinder.config import check_results_config, record_results_config, schema_path, validate_config
-from tlsfinder.workflow import glasses, tf_label
+from tlsfinder import TLSFinderError, paths
+from tlsfinder.config import check_results_config, glasses, model_n, record_results_config, tf_labels, validate_config
+from tlsfinder.workflow import (loop_inputs, loop_n_batches, loop_outputs, neb_batches, previous_labels,
+                                report_inputs)
 
 try:
     config.update(validate_config(config, "config"))
-except TLSFinderError as exc:
-    raise WorkflowError(str(exc)) from None
-validate(config, str(schema_path()))
-RUN_RECORD = "results/run_config.json"
-try:
-    check_results_config(config, RUN_RECORD)
+    check_results_config(config, paths.RUN_RECORD)
 except TLSFinderError as exc:
     raise WorkflowError(str(exc)) from None
 
-
-CONTAINER = config["container"]
 # envs/tlsfinder.yaml installs the package from here (conda copies the env file elsewhere).
 os.environ.setdefault("TLSFINDER_ROOT", workflow.basedir)
 GLASSES = glasses(config)
-TFS = [tf_label(t) for t in config["prepare"]["temperatures"]]
+TFS = tf_labels(config)
+N = model_n(config)  # particles per glass, for memory and time estimates
+
+
+def glasses_at(tf):
+    """Indices of the glasses at T_f label ``tf``."""
+    return [g for t, g in GLASSES if t == tf]
+
+
+def per_glass(template):
+    return paths.per_glass(template, GLASSES)
+
+
+def per_tf(template):
+    return paths.per_tf(template, TFS)
+
+
+def iteration_input(key):
+    """The model or labels file iteration k starts from, if any (tlsfinder.workflow.loop_inputs)."""
+    return lambda wc: {k: v for k, v in loop_inputs(config, wc.k).items() if k == key}
+
+
+def report_file(name, caption=None, category=None):
+    """A file of the report folder; with a caption, also part of `snakemake --report`."""
+    path = f"{paths.REPORT_DIR}/{name}"
+    return report(path, caption=f"../report/{caption}", category=category) if caption else path

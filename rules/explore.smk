@@ -1,56 +1,57 @@
 # Stage 2: landscape exploration of each glass at T_exp, the IS library and its transitions.
+# Science: tlsfinder.explore.
 
 
 rule explore:
     input:
-        glass="results/prepare/T{tf}/g{g}/glass.h5",
+        glass=paths.GLASS,
     output:
-        library="results/explore/T{tf}/g{g}/is_library.h5",
-        timeseries="results/explore/T{tf}/g{g}/timeseries.parquet",
-        transitions="results/explore/T{tf}/g{g}/transitions.parquet",
-        summary="results/explore/T{tf}/g{g}/summary.json",
+        library=paths.IS_LIBRARY,
+        timeseries=paths.TIMESERIES,
+        transitions=paths.TRANSITIONS,
+        summary=paths.EXPLORE_SUMMARY,
     log:
-        "logs/explore/T{tf}/g{g}.log",
+        paths.log("explore", "T{tf}", "g{g}"),
     benchmark:
-        "benchmarks/out/explore/T{tf}/g{g}.tsv"
+        paths.bench("explore", "T{tf}", "g{g}")
+    params:
+        seed=config["seed"],
+        model=config["model"],
+        # checkpoint_seconds only says how often a job saves itself: not a param, so changing it
+        # never reruns an exploration (the script reads it from the config)
+        explore={k: v for k, v in config["explore"].items() if k != "checkpoint_seconds"},
     resources:
-        mem_mb=lambda wc: 1500 + config["model"].get("n", 1200) * 3,
-        runtime=lambda wc: 30 + config["explore"]["n_cg"] * config["model"].get("n", 1200) // 20000,
-        cpus_per_task=1,
-    threads: 1
+        mem_mb=1500 + N * 3,
+        # minutes; a job that hit its time limit gets more on its retry (and resumes from its checkpoint)
+        runtime=lambda wc, attempt: (30 + config["explore"]["n_cg"] * N // 20000) * attempt,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/explore.py"
 
 
 rule explore_aggregate:
     input:
-        summaries=lambda wc: [f"results/explore/T{wc.tf}/g{g}/summary.json" for t, g in GLASSES if t == wc.tf],
-        timeseries=lambda wc: [f"results/explore/T{wc.tf}/g{g}/timeseries.parquet" for t, g in GLASSES if t == wc.tf],
+        summaries=lambda wc: [paths.fill(paths.EXPLORE_SUMMARY, tf=wc.tf, g=g) for g in glasses_at(wc.tf)],
+        timeseries=lambda wc: [paths.fill(paths.TIMESERIES, tf=wc.tf, g=g) for g in glasses_at(wc.tf)],
     output:
-        table="results/explore/T{tf}/glasses.parquet",
-        persistence="results/explore/T{tf}/persistence.parquet",
-        n_is="results/explore/T{tf}/n_is.parquet",
+        table=paths.GLASSES_TABLE,
+        persistence=paths.PERSISTENCE,
+        n_is=paths.N_IS,
     log:
-        "logs/explore/T{tf}/aggregate.log",
+        paths.log("explore", "T{tf}", "aggregate"),
     benchmark:
-        "benchmarks/out/explore/T{tf}/aggregate.tsv"
+        paths.bench("explore", "T{tf}", "aggregate")
     resources:
         mem_mb=1000,
         runtime=10,
-        cpus_per_task=1,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/explore_aggregate.py"
 
 
 rule explore_all:
     input:
-        [f"results/explore/T{tf}/g{g}/is_library.h5" for tf, g in GLASSES],
-        [f"results/explore/T{tf}/glasses.parquet" for tf in TFS],
+        per_glass(paths.IS_LIBRARY),
+        per_tf(paths.GLASSES_TABLE),

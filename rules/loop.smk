@@ -3,10 +3,8 @@
 # batches (rules/neb.smk), merges the labels into iteration k+1's table, and a cheap local
 # checkpoint decides whether iteration k+1 runs (tlsfinder.loop.decide).
 #
-# The input functions walk the iterations with a plain loop (no recursion), so the DAG is
-# rebuilt cheaply when a checkpoint finishes.
-
-from tlsfinder.workflow import loop_n_batches, loop_outputs, neb_batches, previous_labels
+# The input functions (tlsfinder.workflow) walk the iterations with a plain loop (no recursion), so
+# the DAG is rebuilt cheaply when a checkpoint finishes.
 
 
 rule merge_labels:
@@ -14,43 +12,43 @@ rule merge_labels:
         batches=lambda wc: neb_batches(checkpoints, config, int(wc.k) - 1),
         previous=lambda wc: previous_labels(config, int(wc.k) - 1),
     output:
-        labels="results/loop/iter{k}/labels.parquet",
+        labels=paths.LABELS,
     wildcard_constraints:
         k=r"[1-9]\d*",
     log:
-        "logs/loop/iter{k}/merge_labels.log",
+        paths.log("loop", "iter{k}", "merge_labels"),
     benchmark:
-        "benchmarks/out/loop/iter{k}/merge_labels.tsv"
+        paths.bench("loop", "iter{k}", "merge_labels")
+    params:
+        preset=config["loop"]["preset"],
     resources:
         mem_mb=1000,
         runtime=10,
-        cpus_per_task=1,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/merge_labels.py"
 
 
 checkpoint loop_decide:
     input:
-        labels=lambda wc: f"results/loop/iter{int(wc.k) + 1}/labels.parquet",
-        selected="results/loop/iter{k}/selected.parquet",
+        labels=lambda wc: paths.fill(paths.LABELS, k=int(wc.k) + 1),
+        selected=paths.SELECTED,
     output:
-        decision="results/loop/iter{k}/decision.json",
+        decision=paths.DECISION,
     log:
-        "logs/loop/iter{k}/decide.log",
+        paths.log("loop", "iter{k}", "decide"),
     benchmark:
-        "benchmarks/out/loop/iter{k}/decide.tsv"
+        paths.bench("loop", "iter{k}", "decide")
+    params:
+        # the stopping rule: changing max_iter, min_yield or patience re-decides (cheap) and extends the loop
+        model=config["model"],
+        loop=config["loop"],
     resources:
         mem_mb=1000,
         runtime=5,
-        cpus_per_task=1,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/decide.py"
 

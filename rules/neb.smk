@@ -1,40 +1,37 @@
-# Loop step: NEB + splitting on the pairs selected in iteration k, in batches (seed 001 II.D, III.C).
-# Science: src/tlsfinder/neb.py, src/tlsfinder/splitting.py, src/tlsfinder/units.py.
-# Settings: config["neb"] (NEBSettings fields), config["units"]["presets"],
-# config["splitting"]; all optional, defaults in tlsfinder.neb.NEBSettings.
+# Loop step: NEB + splitting on the pairs selected in iteration k, in batches (Mocanu et al. 2023,
+# Secs. II.D and III.C).  Science: tlsfinder.neb, tlsfinder.splitting, tlsfinder.units.
 #
 # Batch b of n takes the selected rows b, b+n, b+2n, ...; n = ceil(selected / loop.batch_size) is
-# known once the checkpoint ml_select has run (rules/loop.smk, loop_n_batches).  Each batch writes
+# known once the checkpoint ml_select has run (tlsfinder.workflow.loop_n_batches).  Each batch writes
 # its DW table and a folder with the path files (path CSV, path and saddle extended XYZ) of every
 # pair it computed.
 
 
 rule neb:
     input:
-        selected="results/loop/iter{k}/selected.parquet",
-        libraries=[f"results/explore/T{tf}/g{g}/is_library.h5" for tf, g in GLASSES],
+        selected=paths.SELECTED,
+        libraries=per_glass(paths.IS_LIBRARY),
     output:
-        table="results/loop/iter{k}/neb/batch{b}.parquet",
-        paths=directory("results/loop/iter{k}/neb/batch{b}_paths"),
+        table=paths.NEB_TABLE,
+        paths=directory(paths.NEB_PATHS),
     log:
-        "logs/loop/iter{k}/neb/batch{b}.log",
+        paths.log("loop", "iter{k}", "neb", "batch{b}"),
     benchmark:
-        "benchmarks/out/loop/iter{k}/neb/batch{b}.tsv"
+        paths.bench("loop", "iter{k}", "neb", "batch{b}")
     params:
         n_batches=lambda wc: loop_n_batches(checkpoints, config, int(wc.k)),
-        glasses=[f"T{tf}/g{g}" for tf, g in GLASSES],
-    wildcard_constraints:
-        b=r"\d+",
+        glasses=[paths.glass_id(tf, g) for tf, g in GLASSES],
+        model=config["model"],
+        neb=config["neb"],
+        units=config["units"],
+        splitting=config["splitting"],
     resources:
         # the IS library of one glass at a time, plus the band: n_images x N x 3 doubles (a few MB)
-        mem_mb=lambda wc: 2000 + config["model"].get("n", 1200) * 2,
+        mem_mb=2000 + N * 2,
         # ~1-3 min per KA2 N=1200 NEB on one core (benchmarks/neb.py), selected pairs spread over batches
-        runtime=lambda wc: 30 + 3 * config["loop"]["batch_size"],
-        cpus_per_task=1,
-    threads: 1
+        # (minutes; a job that hit its time limit gets more on its retry)
+        runtime=lambda wc, attempt: (30 + 3 * config["loop"]["batch_size"]) * attempt,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/neb.py"

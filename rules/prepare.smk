@@ -1,52 +1,51 @@
-# Stage 1: equilibrium liquids at each T_f by hybrid swap MC / MD (seed 001, II.C).
+# Stage 1: equilibrium liquids at each T_f by hybrid swap MC / MD (Mocanu et al. 2023, Sec. II.C).
+# Science: tlsfinder.prepare.
 
 
 rule prepare:
     output:
-        glass="results/prepare/T{tf}/g{g}/glass.h5",
-        thermo="results/prepare/T{tf}/g{g}/thermo.parquet",
-        summary="results/prepare/T{tf}/g{g}/summary.json",
+        glass=paths.GLASS,
+        thermo=paths.PREPARE_THERMO,
+        summary=paths.PREPARE_SUMMARY,
     log:
-        "logs/prepare/T{tf}/g{g}.log",
+        paths.log("prepare", "T{tf}", "g{g}"),
     benchmark:
-        "benchmarks/out/prepare/T{tf}/g{g}.tsv"
+        paths.bench("prepare", "T{tf}", "g{g}")
+    params:
+        seed=config["seed"],
+        model=config["model"],
+        prepare=config["prepare"],
     resources:
-        mem_mb=lambda wc: 1000 + config["model"].get("n", 1200) // 2,
-        runtime=lambda wc: 10 + config["prepare"]["blocks"] * config["model"].get("n", 1200) // 200000,
-        cpus_per_task=1,
-    threads: 1
+        mem_mb=1000 + N // 2,
+        # minutes; a job that hit its time limit gets more on its retry
+        runtime=lambda wc, attempt: (10 + config["prepare"]["blocks"] * N // 200000) * attempt,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/prepare.py"
 
 
 rule prepare_diagnostics:
     input:
-        thermo=lambda wc: [f"results/prepare/T{wc.tf}/g{g}/thermo.parquet" for t, g in GLASSES if t == wc.tf],
-        summary=lambda wc: [f"results/prepare/T{wc.tf}/g{g}/summary.json" for t, g in GLASSES if t == wc.tf],
+        thermo=lambda wc: [paths.fill(paths.PREPARE_THERMO, tf=wc.tf, g=g) for g in glasses_at(wc.tf)],
+        summary=lambda wc: [paths.fill(paths.PREPARE_SUMMARY, tf=wc.tf, g=g) for g in glasses_at(wc.tf)],
     output:
-        plot=report("results/prepare/T{tf}/diagnostics.png", caption="../report/prepare.rst", category="Preparation"),
-        table="results/prepare/T{tf}/samples.parquet",
+        plot=report(paths.PREPARE_PLOT, caption="../report/prepare.rst", category="Preparation"),
+        table=paths.PREPARE_SAMPLES,
     log:
-        "logs/prepare/T{tf}/diagnostics.log",
+        paths.log("prepare", "T{tf}", "diagnostics"),
     benchmark:
-        "benchmarks/out/prepare/T{tf}/diagnostics.tsv"
+        paths.bench("prepare", "T{tf}", "diagnostics")
     resources:
         mem_mb=1000,
         runtime=10,
-        cpus_per_task=1,
     conda:
         "../envs/tlsfinder.yaml"
-    container:
-        CONTAINER
     script:
         "../workflow/scripts/prepare_diagnostics.py"
 
 
 rule prepare_all:
     input:
-        [f"results/prepare/T{tf}/g{g}/glass.h5" for tf, g in GLASSES],
-        [f"results/prepare/T{tf}/diagnostics.png" for tf in TFS],
+        per_glass(paths.GLASS),
+        per_tf(paths.PREPARE_PLOT),

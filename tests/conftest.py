@@ -48,8 +48,9 @@ def tiny_pipeline_config() -> dict:
     }
 
 
-# The published labelled data (seed 003) live in shared/ beside the repository (a clone in CI too);
-# TLSFINDER_TLSML_DATA points elsewhere.
+# The published labelled data (Ciarella et al., "Finding defects in glasses through machine
+# learning", arXiv:2212.05582; repository TLS_ML_exploration) live in shared/ beside the
+# repository (a clone in CI too); TLSFINDER_TLSML_DATA points elsewhere.
 TLSML_DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
                                  Path(__file__).resolve().parents[2] / "shared" / "data" / "tls_ml_exploration"))
 

@@ -14,8 +14,6 @@ from tlsfinder.config import check_results_config, load_config, record_results_c
 from tlsfinder.explore import ExploreSettings
 from tlsfinder.loop import LoopSettings
 from tlsfinder.neb import NEBSettings
-from tlsfinder.ml import DEFAULTS as ML_DEFAULTS
-from tlsfinder.pairs import DEFAULT_DELTA_E_MAX
 from tlsfinder.prepare import PrepareSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +29,6 @@ def test_schema_defaults_match_the_settings_classes(section, cls):
             assert fields[key] == pytest.approx(sub["default"]) if isinstance(sub["default"], float) \
                 else fields[key] == sub["default"], key
     assert set(fields) <= set(props), set(fields) - set(props)
-
-
-def test_schema_defaults_match_the_ml_defaults():
-    props = schema()["properties"]["ml"]["properties"]
-    for key, value in ML_DEFAULTS.items():
-        assert props[key]["default"] == value, key
-    assert props["delta_e_max"]["default"] == DEFAULT_DELTA_E_MAX
 
 
 def test_every_schema_key_is_documented():
@@ -79,3 +70,41 @@ def test_results_record_without_a_newer_key_is_refused_only_off_its_default(tmp_
     record_results_config(off, rec)
     with pytest.raises(TLSFinderError, match=r"explore\.distance_tol: 0\.0002 -> 0\.0001\)"):
         check_results_config(cfg, rec)
+
+
+def test_schema_defaults_are_what_a_validated_config_gets():
+    from tlsfinder.schema import default, defaults
+
+    minimal = {"model": {"name": "KA2"}, "prepare": {"temperatures": [0.5], "n_glasses": 1}}
+    cfg = load_config_dict(minimal)
+    for section in ("prepare", "explore", "ml", "loop", "neb", "units", "splitting"):
+        filled = {k: v for k, v in cfg[section].items() if k not in minimal.get(section, {})}
+        assert defaults(section) == filled, section
+    assert defaults("model") == {}  # model keys default per model (tlsfinder.models), not in the schema
+    assert default("neb.fmax") == 1e-3 and default("explore.setup_steps") is None and default("seed") == 12345
+    assert default("units.presets") == ["Ar", "NiP"]
+    with pytest.raises(TLSFinderError, match="no default"):
+        default("model.n")
+    with pytest.raises(TLSFinderError, match="not a key"):
+        default("neb.nope")
+    with pytest.raises(TLSFinderError, match="not a section"):
+        defaults("seed")
+
+
+def load_config_dict(raw: dict) -> dict:
+    from tlsfinder.config import validate_config
+
+    return validate_config(copy.deepcopy(raw))
+
+
+def test_glasses_of_a_config_one_count_or_one_per_temperature():
+    from tlsfinder.config import glasses, n_glasses, validate_config
+
+    cfg = {"model": {"name": "KA2"}, "prepare": {"temperatures": [0.5, 0.617], "n_glasses": 2}}
+    assert n_glasses(cfg) == [2, 2]
+    assert glasses(cfg) == [("0.5", 0), ("0.5", 1), ("0.617", 0), ("0.617", 1)]
+    cfg["prepare"]["n_glasses"] = [1, 3]
+    assert glasses(cfg) == [("0.5", 0), ("0.617", 0), ("0.617", 1), ("0.617", 2)]
+    cfg["prepare"]["n_glasses"] = [1, 2, 3]
+    with pytest.raises(TLSFinderError, match="prepare.n_glasses has 3 entries but prepare.temperatures has 2"):
+        validate_config(cfg)

@@ -17,10 +17,10 @@ import yaml
 from tlsfinder import TLSFinderError
 from tlsfinder.config import validate_config
 from tlsfinder.explore import ExploreSettings, Explorer, read_is_library, run_explore
+from tlsfinder.geometry import displacements, rms_distance
 from tlsfinder.io import write_glass
 from tlsfinder.models import KA2
 from tlsfinder.prepare import PrepareSettings, prepare_sample
-from tlsfinder.splitting import displacements, rms_distance
 
 N = 200
 
@@ -152,3 +152,18 @@ def test_unconverged_quenches_are_counted_never_stored(glass_file, tmp_path):
     s = ex.summary()
     ex.close()
     assert s["failed_quenches"] == 4 and s["n_IS"] == 1
+
+
+def test_protocols_are_strategies_chosen_by_name():
+    from tlsfinder.explore_protocols import PROTOCOLS, Bisect, EveryStep, Fixed, get_protocol
+
+    assert tuple(PROTOCOLS) == ("every_step", "fixed", "bisect")
+    assert [type(get_protocol(n)) for n in PROTOCOLS] == [EveryStep, Fixed, Bisect]
+    # only bisect confirms a known IS with a shortened quench; the others converge every quench
+    assert [get_protocol(n).shortened_quenches for n in PROTOCOLS] == [False, False, True]
+    with pytest.raises(TLSFinderError, match=r"explore.protocol must be one of \('every_step', 'fixed', 'bisect'\), "
+                                             r"got 'nope'"):
+        get_protocol("nope")
+    with pytest.raises(TLSFinderError, match="explore.protocol must be one of"):
+        ExploreSettings.from_config({"protocol": "nope"})
+    assert ExploreSettings().protocol == "bisect" and ExploreSettings().tau_cg == 0.05  # the schema's defaults

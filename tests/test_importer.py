@@ -162,7 +162,7 @@ def test_broken_files_raise_user_errors(tmp_path):
 
 
 def test_cli_import_writes_tables(tmp_path):
-    from tlsfinder import importer
+    from tlsfinder.commands import importer
 
     (tmp_path / "quantum_splitting_T01.csv").write_text(",conf,i,j,out\n0,3,1,2,0.001\n1,3,4,5,0.002\n")
     parser = argparse.ArgumentParser()

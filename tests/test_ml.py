@@ -1,10 +1,9 @@
-"""DW classifier, splitting regressor, ranking and selection (tlsfinder.ml, tlsfinder.forest)."""
+"""DW classifier, splitting regressor, ranking and selection (tlsfinder.ml)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 from scipy.stats import spearmanr
 
 from tlsfinder import TLSFinderError
-from tlsfinder.forest import CompiledForest
 from tlsfinder.ml import (
     DWClassifier,
     SplittingRegressor,
@@ -62,29 +60,29 @@ def synthetic(n_glasses=16, per_glass=250, seed=0):
 
 
 # ---------------------------------------------------------------------------
-# the compiled forest
+# predictions are LightGBM's own
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("objective", ["binary", "regression"])
-@pytest.mark.parametrize("shape", [dict(max_depth=6, num_leaves=31), dict(num_leaves=200, min_data_in_leaf=2)])
-def test_compiled_forest_reproduces_lightgbm_bit_for_bit(objective, shape):
+@pytest.mark.parametrize("model", [DWClassifier, SplittingRegressor])
+def test_predictions_are_lightgbms_whatever_the_memory_layout(model, tmp_path):
+    """Rankings come from Booster.predict: a table (column-major matrix) gives its numbers bit for bit."""
     rng = np.random.default_rng(1)
-    X = rng.normal(size=(3000, 5))
-    X[:, 3] = rng.integers(0, 4, 3000)  # ties and zeros, as in Tij
-    X[rng.random(3000) < 0.1, 2] = 0.0
-    y = X[:, 0] + np.sin(3 * X[:, 1]) + 0.3 * X[:, 3] + rng.normal(0, 0.3, 3000)
-    if objective == "binary":
-        y = (y > 0.5).astype(float)
-    b = lgb.train({"objective": objective, "verbose": -1, "num_threads": 1, "learning_rate": 0.2, **shape},
-                  lgb.Dataset(X, y), 40)
-    f = CompiledForest(b)
-    Xt = rng.normal(size=(5000, 5)) * 1.5
-    Xt[:, 3] = rng.integers(-1, 5, 5000)
-    Xt[:200] = X[:200]  # training points sit exactly on thresholds' sides
-    assert f.fast is (shape.get("max_depth") == 6)  # deep leaf-wise trees fall back to LightGBM
-    np.testing.assert_array_equal(f.predict_raw(Xt), b.predict(Xt, raw_score=True))
-    np.testing.assert_array_equal(f.predict(np.asfortranarray(Xt)), b.predict(Xt))
+    X = pd.DataFrame(rng.normal(size=(3000, 5)), columns=[f"f{k}" for k in range(5)])
+    X["f3"] = rng.integers(0, 4, 3000).astype(float)  # ties and zeros, as in Tij
+    X.loc[rng.random(3000) < 0.1, "f2"] = 0.0
+    y = X["f0"] + np.sin(3 * X["f1"]) + 0.3 * X["f3"] + rng.normal(0, 0.3, 3000)
+    target = (y > 0.5).to_numpy() if model is DWClassifier else 10.0 ** -(2 + y.to_numpy())
+    m = model(seed=0).fit(X, target, groups=np.repeat(np.arange(10), 300))
+    Xt = pd.DataFrame(rng.normal(size=(5000, 5)) * 1.5, columns=X.columns)
+    Xt["f3"] = rng.integers(-1, 5, 5000).astype(float)
+    Xt.iloc[:200] = X.iloc[:200].to_numpy()  # training points sit exactly on thresholds' sides
+    want = lgb.Booster(model_str=m.booster_.model_to_string()).predict(np.ascontiguousarray(Xt.to_numpy()))
+    got = m.predict_proba(Xt)[:, 1] if model is DWClassifier else m.predict(Xt)
+    np.testing.assert_array_equal(got, want)
+    m.save(tmp_path / "m.txt")
+    again = model()._load(tmp_path / "m.txt", list(X.columns))
+    np.testing.assert_array_equal(again.predict_matrix(np.asfortranarray(Xt.to_numpy())), want)
 
 
 # ---------------------------------------------------------------------------
@@ -153,7 +151,7 @@ def _cli(module, argv):
 
 
 def test_train_rank_select_round_trip_on_disk(tmp_path):
-    from tlsfinder import ml
+    from tlsfinder.commands import ml
 
     pairs, labels = synthetic(n_glasses=10)
     half = pairs["glass"].isin([f"g{k}" for k in range(5)])
@@ -190,7 +188,7 @@ def test_train_rank_select_round_trip_on_disk(tmp_path):
 
 
 def test_rank_without_a_model_uses_the_bidirectional_heuristic(tmp_path):
-    from tlsfinder import ml
+    from tlsfinder.commands import ml
 
     pairs, _ = synthetic(n_glasses=2, per_glass=50)
     pairs.to_parquet(tmp_path / "p.parquet")
@@ -343,13 +341,13 @@ def test_tiny_label_sets_of_the_first_iterations_still_train():
     assert r.predict(pairs)["p_tls"].between(0, 1).all()
 
 
-def test_workflow_settings_and_loop_inputs():
-    from tlsfinder.ml import DEFAULTS, loop_inputs, ml_setting
+def test_ml_settings_default_to_the_schema():
+    from tlsfinder.ml import DEFAULTS, TLS_SPLITTING_MAX, ml_setting
+    from tlsfinder.schema import default, schema
 
-    assert ml_setting({}, "k") == DEFAULTS["k"] and ml_setting({"ml": {"k": 50}}, "k") == 50
+    assert ml_setting({}, "k") == DEFAULTS["k"] == 200 and ml_setting({"ml": {"k": 50}}, "k") == 50
+    assert TLS_SPLITTING_MAX == 0.00151  # the published TLS criterion (Ciarella et al. 2023)
+    for key in schema()["properties"]["ml"]["properties"]:
+        assert ml_setting({}, key) == default(f"ml.{key}"), key
     with pytest.raises(TLSFinderError, match="unknown ml setting"):
         ml_setting({}, "kk")
-    assert loop_inputs({}, 0) == {}
-    assert loop_inputs({"ml": {"pretrained_model": "m", "initial_labels": "l.parquet"}}, 0) == {
-        "model": "m", "labels": "l.parquet"}
-    assert loop_inputs({}, 3) == {"model": "results/loop/iter3/model", "labels": "results/loop/iter3/labels.parquet"}

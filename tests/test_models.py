@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
+import numba
 import numpy as np
 import pytest
 
-from tlsfinder import TLSFinderError
+from tlsfinder import TLSFinderError, potentials
 from tlsfinder.engine import Engine
-from tlsfinder.models import KA2, KA2_SIGMA, PSS, model_from_config, pss_diameter_bounds
+from tlsfinder.models import KA2, KA2_EPS, KA2_SIGMA, PSS, model_from_config, pss_diameter_bounds
+from tlsfinder.potentials import PairForm
 
 
 def _rel(a, b):
@@ -79,9 +83,90 @@ def test_ka2_lj_part_is_the_textbook_potential():
     assert xs[np.argmin(f.u(xs))] == pytest.approx(2 ** (1 / 6), abs=0.01)
 
 
+FORMS = [PairForm.lennard_jones(2.5), PairForm.soft_sphere(1.25)]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_x_and_x2_evaluators_are_the_same_function(form):
+    """The x-family (numpy, LAMMPS table, Hessian) and the x2-family (compiled kernels) agree to rounding,
+    and each derivative is the derivative of the energy (central differences)."""
+    c = form.coefficients
+    x = np.linspace(0.75, form.x_c * 0.999, 4001)
+    x2 = x * x
+    np.testing.assert_allclose(potentials.energy_x2(x2, *c), form.u(x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(x * potentials.force_x2(x2, *c), form.du(x), rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(potentials.curvature_x2(x2, *c), form.d2u(x), rtol=1e-13, atol=1e-12)
+    # truncation ~ h^2 u''' / 6 and rounding ~ 1e-16 u / h are both below 1e-8 for x > 0.9
+    x, h = x[x > 0.9], 1e-6
+    fd1 = (form.u(x + h) - form.u(x - h)) / (2 * h)
+    fd2 = (form.du(x + h) - form.du(x - h)) / (2 * h)
+    np.testing.assert_allclose(form.du(x), fd1, rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(form.d2u(x), fd2, rtol=1e-7, atol=1e-7)
+
+
+@numba.njit
+def _compiled(x, c):
+    out = np.empty((6, x.shape[0]))
+    for k in range(x.shape[0]):
+        x2 = x[k] * x[k]
+        out[0, k] = potentials.energy_x2_jit(x2, c[0], c[1], c[2], c[3], c[4])
+        out[1, k] = potentials.force_x2_jit(x2, c[0], c[1], c[2], c[3], c[4])
+        out[2, k] = potentials.curvature_x2_jit(x2, c[0], c[1], c[2], c[3], c[4])
+        out[3, k] = potentials.energy_x(x[k], c[0], c[1], c[2], c[3], c[4])
+        out[4, k] = potentials.slope_x(x[k], c[0], c[1], c[2], c[3], c[4])
+        out[5, k] = potentials.curvature_x(x[k], c[0], c[1], c[2], c[3], c[4])
+    return out
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_compiled_evaluators_equal_the_numpy_ones_bit_for_bit(form):
+    c = np.array(form.coefficients)
+    x = np.linspace(0.75, form.x_c * 0.999, 1001)
+    got = _compiled(x, c)
+    x2 = x * x
+    for row, want in enumerate([potentials.energy_x2(x2, *c), potentials.force_x2(x2, *c),
+                                potentials.curvature_x2(x2, *c), form.u(x), form.du(x), form.d2u(x)]):
+        assert np.array_equal(got[row], want), row
+
+
+def _eval_lepton(expr: str, **values) -> float:
+    """Evaluate a Lepton expression (the subset we write: + - * / ^, step, abs) for scalar ``values``."""
+    py = expr.replace("^", "**")
+    return float(eval(py, {"step": lambda v: 1.0 if v >= 0 else 0.0, "abs": abs}, values))  # noqa: S307
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_lepton_expression_is_the_pair_form(form):
+    x = np.linspace(0.8, form.x_c * 0.999, 37)
+    expr = form.lepton("s", "eps")
+    for s, eps in ((1.0, 1.0), (0.88, 0.5)):
+        got = [_eval_lepton(expr, r=xi * s, s=s, eps=eps) for xi in x]
+        np.testing.assert_allclose(got, eps * potentials.energy_x2(x * x, *form.coefficients), rtol=1e-12, atol=1e-13)
+
+
+def test_lammps_lepton_commands_give_the_model_energy(tmp_path):
+    """The pair_coeff expressions LAMMPS receives (KA2 lepton, PSS lepton/sphere) equal v_ij of the model."""
+    ka2 = KA2(n=300, density=1.35, lammps_style="lepton")
+    for cmd in ka2.lammps_commands(tmp_path)[1:-1]:
+        a, b, expr, cut = re.fullmatch(r'pair_coeff (\d) (\d) "(.*)" (\S+)', cmd).groups()
+        t, u = int(a) - 1, int(b) - 1
+        s, eps = KA2_SIGMA[t, u], KA2_EPS[t, u]
+        assert float(cut) == pytest.approx(2.5 * s)
+        for r in (0.9 * s, 1.3 * s, 2.4 * s):
+            want = eps * ka2.form.u(r / s)
+            assert _eval_lepton(expr, r=r) == pytest.approx(want, rel=1e-12, abs=1e-13)
+    pss = PSS(n=300, density=1.0)
+    expr = re.fullmatch(r'pair_coeff \* \* "(.*)"', pss.lammps_commands(tmp_path)[1]).group(1)
+    for si, sj in ((0.6, 1.2), (1.0, 1.0)):
+        s = float(pss.sigma_ij(si, sj))
+        for r in (0.9 * s, 1.2 * s, 1.3 * s):
+            want = pss.form.u(r / s) if r < pss.x_c * s else 0.0
+            assert _eval_lepton(expr, r=r, radi=si / 2, radj=sj / 2) == pytest.approx(want, rel=1e-12, abs=1e-13)
+
+
 def test_ka2_composition_and_counts():
     m = KA2(n=1200, density=1.35)
-    assert m.counts.tolist() == [800, 200, 200]  # A:B:C = 4:1:1 (seed 001)
+    assert m.counts.tolist() == [800, 200, 200]  # A:B:C = 4:1:1 (Mocanu et al. 2023, Sec. II.B)
     assert m.box_length == pytest.approx((1200 / 1.35) ** (1 / 3))
     t = m.make_species(np.random.default_rng(0))
     assert np.bincount(t).tolist() == [800, 200, 200]

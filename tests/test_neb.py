@@ -17,8 +17,10 @@ import pytest
 from tlsfinder import TLSFinderError, units
 from tlsfinder import neb as N
 from tlsfinder.engine import Engine
+from tlsfinder.geometry import displacements, participation_ratio
 from tlsfinder.loop import labels_from_neb
 from tlsfinder.models import KA2, PSS
+from tlsfinder.schema import defaults
 
 FAST = dict(n_images=24, fmax=1e-3, max_steps=3000, check_every=200)
 
@@ -160,10 +162,10 @@ def test_forward_and_backward_give_same_barrier(pair01):
 def test_dw_row_contents(glass, pair01):
     model, species, lib = glass
     r = pair01[0][0].row
-    disp = N.displacements(lib[0], lib[1], model.box)
+    disp = displacements(lib[0], lib[1], model.box)
     disp -= disp.mean(axis=0)
     assert r["d"] == pytest.approx(math.sqrt(np.sum(disp**2) / model.n), rel=1e-6)
-    assert r["PR"] == pytest.approx(N.participation_ratio(disp), rel=1e-6)
+    assert r["PR"] == pytest.approx(participation_ratio(disp), rel=1e-6)
     assert r["e_B"] - r["e_A"] == pytest.approx(model.energy(lib[1], model.box, species)
                                                 - model.energy(lib[0], model.box, species), abs=1e-8)
     assert r["Delta_V"] == pytest.approx(abs(r["e_B"] - r["e_A"]), abs=1e-7)
@@ -219,6 +221,17 @@ def test_bad_endpoints(glass):
             N.NEBSettings(method=bad)
     with pytest.raises(TLSFinderError, match="unknown key"):
         N.NEBSettings.from_config({"images": 10})
+    with pytest.raises(TLSFinderError, match="unknown key"):  # the schema has no neb.batches either
+        N.settings_from_config({"neb": {"batches": 2}})
+
+
+def test_settings_defaults_are_the_schemas():
+    """NEBSettings states no default of its own: a bare NEBSettings is the schema's neb section."""
+    s = N.NEBSettings()
+    assert {k: getattr(s, k) for k in s.__dataclass_fields__} == defaults("neb")
+    assert (s.n_images, s.spring, s.climb) == (64, 0.125, True)  # Mocanu et al. (2023) Sec. II.D
+    settings, presets, sopts = N.settings_from_config({})
+    assert settings == s and [p.name for p in presets] == defaults("units")["presets"] and sopts == {}
 
 
 def test_cli_and_files(glass, tmp_path):
@@ -270,7 +283,7 @@ def test_run_batch_and_labels(glass, tmp_path):
         h["species"] = species
     sel = pd.DataFrame({"glass": ["T0.5/g0", "T0.5/g0"], "i": [0, 5], "j": [1, 6]})
     sel.to_parquet(tmp_path / "selected.parquet")
-    cfg = {"model": model.to_config(), "neb": {**FAST, "batches": 2}, "units": {"presets": ["NiP"]}}
+    cfg = {"model": model.to_config(), "neb": FAST, "units": {"presets": ["NiP"]}}
     out = N.run_batch(cfg, tmp_path / "selected.parquet", {"T0.5/g0": path}, 0, 2, tmp_path / "b0.parquet",
                       tmp_path / "paths")
     back = pd.read_parquet(tmp_path / "b0.parquet")

@@ -240,7 +240,7 @@ def test_check_pairs_table_names_missing_and_nonfinite_columns():
 
 
 def test_cli_pairs(tmp_path):
-    from tlsfinder import pairs as mod
+    from tlsfinder.commands import pairs as mod
 
     positions, energies, _, _ = hand_built()
     lib = _write_library(tmp_path, positions, energies, BOX)

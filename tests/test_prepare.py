@@ -12,6 +12,7 @@ import pytest
 from tlsfinder import TLSFinderError
 from tlsfinder.config import validate_config
 from tlsfinder.io import read_glass
+from tlsfinder.models import model_from_config
 from tlsfinder.prepare import run_prepare
 
 
@@ -41,7 +42,7 @@ def test_prepare_writes_documented_outputs_and_is_reproducible(tmp_path):
     # the composition is conserved by type swaps, the glass is in the box and consistent with the model
     assert np.bincount(g1.species).tolist() == [134, 33, 33]
     assert np.all((g1.positions >= 0) & (g1.positions < g1.box))
-    m = g1.build_model()
+    m = model_from_config(g1.model)
     assert g1.meta["e_pot"] == pytest.approx(m.energy(g1.positions, g1.box, g1.species) / m.n, rel=1e-9)
     assert g1.provenance["seed"] == 5 and "lammps" in g1.provenance["versions"]
     summary = json.loads((tmp_path / "a/summary.json").read_text())
@@ -64,7 +65,7 @@ def test_pss_preparation_swaps_diameters(tmp_path):
                                        "melt_steps": 200, "melt_temperature": 0.5}})
     s = run_prepare(cfg, 0.15, 0, tmp_path)
     g = read_glass(tmp_path / "glass.h5")
-    m = g.build_model()
+    m = model_from_config(g.model)
     np.testing.assert_allclose(np.sort(g.species), np.sort(m.make_species(np.random.default_rng(0))))
     assert s["acceptance"]["swap"] > 0.01
 

@@ -275,7 +275,7 @@ def timed_catalogue():
 
 
 def test_n0_at_the_common_exploration_time_counts_dws_found_by_then():
-    """Seed 001 Fig. 9b: n0 of every T_f after the shortest tau_total (here 10 tau, that of T_f = 0.5)."""
+    """Mocanu et al. (2023), Fig. 9b: n0 of every T_f after the shortest tau_total (here 10 tau, that of T_f = 0.5)."""
     cat, ids = timed_catalogue()
     assert common_time({0.5: 10.0, 0.6: 25.0}) == 10.0 and math.isnan(common_time({0.5: 10.0, 0.6: np.nan}))
     n0 = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 10.0, 0.6: 25.0})
@@ -333,8 +333,9 @@ def test_n0_at_the_common_time_is_nan_when_it_cannot_be_told():
 # ---------------------------------------------------------------------------
 
 
-def test_table_one_reproduces_seed_ratios_and_eq3():
-    """Seed 001 Table I, dataset 2, T_f = 0.488: N_g 1024, N_IS 117780, N_DW 38027, N_TLS 125."""
+def test_table_one_reproduces_paper_ratios_and_eq3():
+    """Mocanu et al. (2023), "Microscopic observation of TLS in a metallic glass model", Table I,
+    dataset 2, T_f = 0.488: N_g 1024, N_IS 117780, N_DW 38027, N_TLS 125."""
     n_g, n_is, n_dw, n_tls = 1024, 117780, 38027, 125
     ids = [f"T0.488/g{k}" for k in range(n_g)]
     per = np.full(n_g, n_is // n_g)
@@ -347,7 +348,7 @@ def test_table_one_reproduces_seed_ratios_and_eq3():
     assert (t1["N_g"], t1["N_IS"], t1["N_DW"], t1["N_TLS_NiP"]) == (n_g, n_is, n_dw, n_tls)
     assert t1["tau_cg_steps"] == pytest.approx(31) and t1["N_cg"] == 100000
     assert t1["tau_total"] == pytest.approx(100000 * 31 * 0.0025)
-    # the ratios as the seed prints them (3 significant digits)
+    # the ratios as the paper prints them (3 significant digits)
     assert float(f"{t1['N_IS/N_g']:.3g}") == 1.15e2
     assert float(f"{t1['N_DW/N_IS']:.3g}") == 3.23e-1
     assert float(f"{t1['N_TLS_NiP/N_DW']:.3g}") == 3.29e-3
@@ -355,7 +356,7 @@ def test_table_one_reproduces_seed_ratios_and_eq3():
     n0 = plateau_n0(cat, {0.488: ids}, [NIP], N, RHO).iloc[0]
     eq3 = t1["N_IS/N_g"] * t1["N_DW/N_IS"] * t1["N_TLS_NiP/N_DW"] / N
     assert n0["n0"] * NIP.kT_Q == pytest.approx(eq3, rel=1e-12)
-    # ... and n0 is the seed's n0_sim for this T_f (0.08 eps^-1 sigma^-3, NiP, Sec. IV.B)
+    # ... and n0 is the paper's n0_sim for this T_f (0.08 eps^-1 sigma^-3, NiP, Sec. IV.B)
     assert round(n0["n0"], 2) == 0.08
 
 
@@ -380,23 +381,23 @@ def test_table_one_hand_numbers():
 # units
 # ---------------------------------------------------------------------------
 
-#: Seed 001 Sec. IV.B: n0_sim (quoted "eps^-1 sigma^-3") -> n0_exp (J^-1 m^-3), T_f = 0.488, 0.509, 0.558, 0.617.
-SEED_PAIRS = {
+#: Mocanu et al. (2023), Sec. IV.B: n0_sim (quoted "eps^-1 sigma^-3") -> n0_exp (J^-1 m^-3), T_f = 0.488, 0.509, 0.558, 0.617.
+PAPER_PAIRS = {
     "Ar": [(0.04, 4.05e47), (0.09, 1.19e48), (0.14, 2.61e48), (0.674, 8.95e48)],
     "NiP": [(0.08, 4.24e47), (0.19, 1.11e48), (0.23, 1.53e48), (1.84, 1.17e49)],
 }
 
 
 @pytest.mark.parametrize("name", ["Ar", "NiP"])
-def test_n0_conversion_against_seed_pairs(name):
-    """Seed 001's pairs are n0_sim / (eps sigma^3) to within 0.69-1.27: the pairs are not consistent with any
+def test_n0_conversion_against_paper_pairs(name):
+    """Mocanu et al. (2023)'s pairs are n0_sim / (eps sigma^3) to within 0.69-1.27: the pairs are not consistent with any
     one factor (0.14 -> 2.61e48 and 0.674 -> 8.95e48 differ by 40%), so 'within rounding' is impossible.
     The reading with the density (n0_sim rho / (eps sigma^3)) misses several pairs by more."""
     p = get_preset("KA2", name)
     glasses = ["T0.5/g0"]
     cat = uniform_catalogue(1, 1e-9, glasses)  # one TLS in one glass
     ratios = []
-    for sim, exp in SEED_PAIRS[name]:
+    for sim, exp in PAPER_PAIRS[name]:
         r = plateau_n0(cat, {0.5: glasses}, [p], 1.0 / (sim * p.kT_Q), RHO).iloc[0]  # N chosen so n0 = sim
         assert r["n0"] == pytest.approx(sim, rel=1e-12)
         ratios.append(exp / r["n0_SI_seed"])
@@ -614,11 +615,10 @@ def test_snakemake_rule_runs_the_report(template, tmp_path):
     (wf / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     (wf / "Snakefile").write_text(
         "configfile: 'config.yaml'\n"
-        "CONTAINER = 'containers/tlsfinder.sif'\n"
         f"INPUTS = {rel!r}\n"
-        "import tlsfinder.workflow\n"
+        "include: 'rules/common.smk'\n"
         "# the loop's input function, replaced by a fixed results tree (no checkpoints here)\n"
-        "tlsfinder.workflow.report_inputs = lambda checkpoints, config: INPUTS\n"
+        "report_inputs = lambda checkpoints, config: INPUTS\n"
         "include: 'rules/report.smk'\n"
     )
     snake = str(Path(sys.executable).parent / "snakemake")
@@ -634,7 +634,8 @@ def test_snakemake_rule_runs_the_report(template, tmp_path):
 def test_cli_finds_the_workflow_layout(template, tmp_path, capsys):
     import argparse
 
-    from tlsfinder.report import add_cli, discover_inputs
+    from tlsfinder.commands.report import add_cli
+    from tlsfinder.report import discover_inputs
 
     inputs = write_run(tmp_path / "results", template, n_dw=16)
     found = discover_inputs(tmp_path / "results")

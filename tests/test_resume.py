@@ -1,13 +1,25 @@
-"""Resume after partial failure: SIGKILL the whole run at several points, run the same command again.
+"""Resume after a kill at any moment: SIGKILL the whole run, unlock, run the same command again.
 
-Each time, the rerun finishes, recomputes no job that had finished before the kill, and the final
-TLS catalogue equals the one of an uninterrupted run.  Kill points: inside an exploration job,
-inside a NEB batch, between loop iterations, and at two arbitrary moments.
+One uninterrupted reference run, then one chain of interrupted runs in a second folder: each
+segment starts ``snakemake --rerun-incomplete`` and is killed (the whole process group, jobs
+included) at its kill point; the next segment resumes from what the kill left.  Kill points:
+
+* deterministic: right after each checkpoint of each iteration (ml_select, loop_decide), inside
+  each merge_labels, inside an exploration and inside a NEB batch;
+* random (at least ``TLSF_RESUME_KILLS``, default 20): a delay drawn from a seeded generator after
+  the segment starts (the seed is printed, ``TLSF_RESUME_SEED`` replays it; the delay grows while
+  segments make no progress, so every job eventually finishes).
+
+After every kill: no job that had finished is recomputed by any later segment, and the next segment
+does not fail.  At the end: the last segment finishes, and the catalogue, labels and NEB tables equal
+the reference run's.  The finished run, copied to another folder, still resumes and reports there.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import signal
 import subprocess
 import time
@@ -22,9 +34,10 @@ from test_workflow import SNAKEMAKE, workflow_copy
 
 pytestmark = pytest.mark.slow
 
-# Files each written last by its job: when one exists, that job had finished.
+# Files each written last by its job: when one exists and Snakemake does not mark it incomplete,
+# that job had finished.
 FINISHED_MARKERS = ("glass.h5", "is_library.h5", "pairs.parquet", "ranking.parquet", "yield.parquet",
-                    "labels.parquet", "decision.json")
+                    "labels.parquet", "decision.json", "summary.txt")
 
 
 def incomplete(wf: Path) -> set[str]:
@@ -47,7 +60,7 @@ def incomplete(wf: Path) -> set[str]:
 
 
 def finished_outputs(wf: Path) -> dict[str, int]:
-    """Marker outputs of finished jobs: present and not marked incomplete by Snakemake."""
+    """Marker outputs of finished jobs (present, not marked incomplete) and their mtimes."""
     skip = incomplete(wf)
     out = {}
     for p in (wf / "results").rglob("*"):
@@ -58,15 +71,49 @@ def finished_outputs(wf: Path) -> dict[str, int]:
     return out
 
 
+def exists(wf: Path, rel: str) -> bool:
+    return (wf / rel).exists()
+
+
+def log_started(wf: Path, rel_log: str, marker: str | None = None) -> bool:
+    p = wf / rel_log
+    return p.exists() and (marker is None or marker in p.read_text())
+
+
+# Deterministic kill points: (name, kill when, skip if already at the segment's start).  A job that
+# runs "inside" may finish between two polls: then the kill comes right after it instead.
+def inside(log: str, output: str, marker: str | None = None):
+    return (lambda wf: log_started(wf, log, marker) or exists(wf, output)), (lambda wf: exists(wf, output))
+
+
+def right_after(output: str):
+    return (lambda wf: exists(wf, output)), (lambda wf: exists(wf, output))
+
+
+def deterministic_points() -> list[tuple[str, object, object]]:
+    pts = [("inside an exploration",
+            *inside("logs/explore/T0.7/g0.log", "results/explore/T0.7/g0/is_library.h5", "exploring glass"))]
+    for k in (0, 1):
+        pts += [
+            (f"right after checkpoint ml_select of iteration {k}", *right_after(f"results/loop/iter{k}/selected.parquet")),
+            (f"inside NEB batch 0 of iteration {k}",
+             *inside(f"logs/loop/iter{k}/neb/batch0.log", f"results/loop/iter{k}/neb/batch0.parquet")),
+            (f"inside merge_labels of iteration {k + 1}",
+             *inside(f"logs/loop/iter{k + 1}/merge_labels.log", f"results/loop/iter{k + 1}/labels.parquet")),
+            (f"right after checkpoint loop_decide of iteration {k}", *right_after(f"results/loop/iter{k}/decision.json")),
+        ]
+    return pts
+
+
 def start(wf: Path) -> subprocess.Popen:
     # a SIGKILLed Snakemake leaves its lock behind: release it first, as the README tells users
     subprocess.run([SNAKEMAKE, "--unlock"], cwd=wf, capture_output=True, timeout=120)
-    return subprocess.Popen([SNAKEMAKE, "--cores", "2", "--rerun-incomplete"], cwd=wf, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen([SNAKEMAKE, "--cores", "2", "--rerun-incomplete"], cwd=wf, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def kill_when(wf: Path, proc: subprocess.Popen, condition, timeout: float = 600) -> bool:
-    """SIGKILL the run (and its jobs) as soon as ``condition(wf)`` holds; False if it finished first."""
+def run_until(wf: Path, proc: subprocess.Popen, condition, timeout: float = 900) -> bool:
+    """SIGKILL the run and its jobs as soon as ``condition(wf)`` holds; False if it ended first."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -75,58 +122,146 @@ def kill_when(wf: Path, proc: subprocess.Popen, condition, timeout: float = 600)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return True
-        time.sleep(0.2)
-    raise AssertionError("kill condition never met")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("the run neither finished nor met its kill condition in time")
 
 
-def exploring(wf):  # an exploration job has started but not finished
-    logs = list((wf / "logs/explore").rglob("g*.log")) if (wf / "logs/explore").exists() else []
-    return any(not (wf / "results/explore" / p.parent.name / p.stem / "is_library.h5").exists() and
-               "exploring glass" in p.read_text() for p in logs)
+def compare_runs(got: Path, ref: Path) -> None:
+    for rel in ["results/report/tls_catalogue.parquet", "results/report/table1.parquet",
+                *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("labels.parquet")),
+                *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("batch*.parquet"))]:
+        a, b = pd.read_parquet(got / rel), pd.read_parquet(ref / rel)
+        pd.testing.assert_frame_equal(science_columns(a), science_columns(b), obj=rel)
 
 
-def in_neb(wf):  # a NEB batch job has started but not finished
-    logs = list((wf / "logs/loop").rglob("batch*.log")) if (wf / "logs/loop").exists() else []
-    return any(not (wf / "results/loop" / p.parent.parent.name / "neb" / f"{p.stem}.parquet").exists() for p in logs)
+def chain(wf: Path, points, on_kill=None, finish_early: bool = False) -> list[str]:
+    """Run segment after segment, each killed at its point, then a final run; checks after every kill.
 
-
-def between_iterations(wf):
-    return (wf / "results/loop/iter0/decision.json").exists() and not (wf / "results/loop/iter1/ranking.parquet").exists()
-
-
-def after(seconds):
-    t0 = time.time()
-    return lambda wf: time.time() - t0 > seconds
-
-
-def test_killed_runs_resume_without_recomputing_and_match(tmp_path):
-    cfg = tiny_pipeline_config()
-    ref = workflow_copy(tmp_path / "ref", cfg)
-    res = subprocess.run([SNAKEMAKE, "--cores", "2"], cwd=ref, capture_output=True, text=True, timeout=1800)
-    assert res.returncode == 0, res.stderr[-3000:]
-    expected = pd.read_parquet(ref / "results/report/tls_catalogue.parquet")
-
-    wf = workflow_copy(tmp_path / "run", cfg)
-    kills = []
-    for name, cond in [("inside exploration", exploring), ("arbitrary 1", after(8)), ("inside NEB batch", in_neb),
-                       ("between iterations", between_iterations), ("arbitrary 2", after(5))]:
+    ``points`` yields (name, kill when, skip if passed) or None when no point is left.  Returns the
+    names of the kills made.  ``on_kill(name, wf)`` may move the folder: it returns the folder to go on in.
+    With ``finish_early`` a run may end before its kill point (timed points).
+    """
+    kills: list[str] = []
+    finished: dict[str, int] = {}
+    while True:
+        point = points(wf)
+        name, cond = (point[0], point[1]) if point else ("final run", lambda wf: False)
         before = finished_outputs(wf)
         proc = start(wf)
-        killed = kill_when(wf, proc, cond)
-        if killed:
-            kills.append(name)
+        if callable(getattr(cond, "arm", None)):  # a timed point: its clock starts with the segment
+            cond = cond.arm()
+        killed = run_until(wf, proc, cond)
         now = finished_outputs(wf)
-        changed = [f for f, t in before.items() if now.get(f) != t]
-        assert not changed, f"after the kill '{name}', finished outputs were recomputed: {changed}"
-    assert len(kills) >= 4, kills
-    before = finished_outputs(wf)
-    subprocess.run([SNAKEMAKE, "--unlock"], cwd=wf, capture_output=True, timeout=120)
-    res = subprocess.run([SNAKEMAKE, "--cores", "2", "--rerun-incomplete"], cwd=wf, capture_output=True, text=True,
-                         timeout=1800)
+        known = {**finished, **before}
+        redone = sorted(f for f, t in known.items() if f in now and now[f] != t)
+        vanished = sorted(f for f in known if f not in now)
+        assert not redone and not vanished, (f"after kill points {kills}, segment '{name}' recomputed finished "
+                                            f"jobs {redone} or lost {vanished}")
+        finished.update(before)
+        if not killed:
+            out = proc.stdout.read()
+            assert proc.returncode == 0, f"after kill points {kills}, the rerun failed:\n{out[-4000:]}"
+            assert point is None or finish_early, f"the run finished before kill point '{name}' (after {kills})"
+            return kills
+        kills.append(name)
+        if on_kill is not None:
+            wf = on_kill(name, wf)  # may move the folder (paths in `finished` are relative to it)
+
+
+class After:
+    """A kill ``delay`` seconds after its segment starts."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+
+    def __call__(self, wf):
+        return False
+
+    def arm(self):
+        t = time.time() + self.delay
+        return lambda wf: time.time() > t
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run of the tiny pipeline (two loop iterations) and its wall time."""
+    cfg = tiny_pipeline_config()
+    cfg["explore"]["checkpoint_seconds"] = 2  # explorations save themselves often, so kills lose little
+    ref = workflow_copy(tmp_path_factory.mktemp("resume") / "ref", cfg)
+    t0 = time.time()
+    res = subprocess.run([SNAKEMAKE, "--cores", "2"], cwd=ref, capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, res.stderr[-3000:]
-    now = finished_outputs(wf)
-    assert not [f for f, t in before.items() if now.get(f) != t]
-    got = pd.read_parquet(wf / "results/report/tls_catalogue.parquet")
-    assert len(got) == len(expected) > 0
-    pd.testing.assert_frame_equal(science_columns(got), science_columns(expected))
-    assert yaml.safe_load((wf / "results/run_config.json").read_text())["seed"] == cfg["seed"]
+    return ref, cfg, time.time() - t0
+
+
+def test_kills_after_each_checkpoint_and_inside_each_merge_resume(reference, tmp_path):
+    """Deterministic points; half-way the folder is moved to another path and the run goes on there."""
+    ref, cfg, _ = reference
+    pending = deterministic_points()
+    skipped: list[str] = []
+
+    def points(wf):
+        while pending and pending[0][2](wf):  # its moment passed in an earlier segment
+            skipped.append(pending.pop(0)[0])
+        return pending.pop(0) if pending else None
+
+    def move_once(name, wf):
+        if name != "right after checkpoint loop_decide of iteration 0":
+            return wf
+        new = tmp_path / "project" / "run"
+        shutil.move(str(wf), new)
+        return new
+
+    kills = chain(workflow_copy(tmp_path / "scratch" / "run", cfg), points, move_once)
+    print(f"deterministic kills: {kills}; passed before their turn: {skipped}")
+    # the two moments that once left a run unable to finish
+    assert "right after checkpoint ml_select of iteration 1" in kills
+    assert "inside merge_labels of iteration 2" in kills
+    assert len(kills) >= 8, (kills, skipped)
+    wf = tmp_path / "project" / "run"
+    compare_runs(wf, ref)
+
+    # A finished folder copied elsewhere is complete there, and its report is remade there.
+    copy = tmp_path / "copy" / "run"
+    shutil.copytree(wf, copy, symlinks=True)
+    dry = subprocess.run([SNAKEMAKE, "-n", "--cores", "1"], cwd=copy, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+    (copy / "results/report/tls_catalogue.parquet").unlink()
+    again = subprocess.run([SNAKEMAKE, "--cores", "1"], cwd=copy, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    compare_runs(copy, ref)
+    assert yaml.safe_load((copy / "results/run_config.json").read_text())["seed"] == cfg["seed"]
+
+
+def test_kills_at_random_moments_resume(reference, tmp_path):
+    ref, cfg, t_ref = reference
+    seed = int(os.environ.get("TLSF_RESUME_SEED", random.SystemRandom().randrange(2**31)))
+    n_random = int(os.environ.get("TLSF_RESUME_KILLS", "20"))
+    print(f"random kill points: seed {seed} (replay with TLSF_RESUME_SEED={seed}), at least {n_random}; "
+          f"reference run {t_ref:.0f} s")
+    rng = random.Random(seed)
+    state = {"max": max(4.0, t_ref / 8), "n": 0, "before": None}
+
+    def points(wf):
+        now = set(finished_outputs(wf))
+        if state["before"] is not None:
+            # no job finished in the last segment: give the next one longer, so the run always progresses
+            state["max"] = state["max"] * 1.5 if now == state["before"] else max(4.0, t_ref / 8)
+        state["before"] = now
+        state["n"] += 1
+        delay = rng.uniform(0.5, state["max"])
+        return (f"random {state['n']} at {delay:.1f} s", After(delay), None)
+
+    total, runs = 0, 0
+    while total < n_random:  # a run that finishes before enough kills is followed by another
+        runs += 1
+        state.update(before=None, n=0)
+        need = n_random - total
+        kills = chain(workflow_copy(tmp_path / f"run{runs}", cfg),
+                      lambda wf, need=need: points(wf) if state["n"] < need else None, finish_early=True)
+        total += len(kills)
+        compare_runs(tmp_path / f"run{runs}", ref)
+    print(f"random kills: {total} in {runs} run(s), all resumed to the reference's results")
+    assert total >= n_random

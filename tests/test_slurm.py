@@ -30,6 +30,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -195,30 +196,134 @@ def test_prepare_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
         assert (slurm_dir / f"results/prepare/T{float(t):g}/diagnostics.png").is_file()
 
 
+def squeue_jobs() -> list[dict[str, str]]:
+    """Every job Slurm still knows (finished ones stay MinJobAge = 600 s): id, state, comment, run time."""
+    out = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i|%T|%k|%M"], capture_output=True,
+                         text=True, env=clean_env()).stdout
+    keys = ("id", "state", "comment", "elapsed")
+    return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line.count("|") == 3]
+
+
+def seconds(elapsed: str) -> int:
+    """Slurm's [[d-]h:]m:s as seconds."""
+    days, _, rest = elapsed.rpartition("-")
+    parts = [int(x) for x in rest.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return int(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def restart_slurmd() -> None:
+    pid = int(Path("/run/slurmd.pid").read_text())
+    os.kill(pid, 15)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    proc = subprocess.run(["bash", str(START)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class FaultInjector:
+    """Cluster faults, each once, as the run reaches them.
+
+    * a pending job cancelled (a blocker job holds every CPU when the run starts),
+    * a running job cancelled,
+    * a running exploration hitting its time limit (its limit lowered below its run time),
+    * slurmd restarted while a NEB batch runs.
+    """
+
+    def __init__(self):
+        self.done: dict[str, str] = {}  # fault -> the job's comment (rule and wildcards)
+        self.blocker = subprocess.run(["sbatch", "--parsable", "--cpus-per-task", "2", "--job-name", "blocker",
+                                       "--wrap", "sleep 600"], capture_output=True, text=True, check=True,
+                                      env=clean_env()).stdout.strip().split(";")[0]
+
+    def poll(self) -> None:
+        ours = [j for j in squeue_jobs() if j["comment"].startswith("rule_")]
+        pending = [j for j in ours if j["state"] == "PENDING"]
+        running = [j for j in ours if j["state"] == "RUNNING"]
+        if "cancel pending" not in self.done:
+            if pending:
+                self._act("cancel pending", pending[0], ["scancel", pending[0]["id"]])
+                subprocess.run(["scancel", self.blocker], env=clean_env())  # let the rest run
+            return
+        for j in running:
+            rule = j["comment"]
+            if "cancel running" not in self.done and rule.startswith("rule_prepare"):
+                self._act("cancel running", j, ["scancel", j["id"]])
+            elif ("time limit" not in self.done and rule.startswith("rule_explore_") and
+                  seconds(j["elapsed"]) >= 5):
+                # the job has run longer than its new limit: Slurm ends it as TIMEOUT
+                self._act("time limit", j, ["scontrol", "update", f"JobId={j['id']}", "TimeLimit=0:01"])
+            elif "restart slurmd" not in self.done and rule.startswith("rule_neb"):
+                self.done["restart slurmd"] = rule
+                restart_slurmd()
+
+    def _act(self, fault: str, job: dict, cmd: list[str]) -> None:
+        subprocess.run(cmd, check=True, capture_output=True, env=clean_env())
+        self.done[fault] = job["comment"]
+
+
 @pytest.mark.slurm
-def test_whole_pipeline_through_slurm_matches_local_run(slurm_cluster, tmp_path):
-    """Prepare, explore, pairs, two loop iterations with NEB, and the report, every job a Slurm job."""
+def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slurm_cluster, tmp_path):
+    """Prepare, explore, pairs, two loop iterations with NEB, and the report, every job a Slurm job,
+    through cancelled, timed-out and orphaned jobs; the same results as a local run."""
     import pandas as pd
 
     from conftest import science_columns, tiny_pipeline_config
 
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(tiny_pipeline_config()))
+    cfg = tiny_pipeline_config()
+    cfg["explore"]["checkpoint_seconds"] = 2  # a timed-out exploration resumes from its checkpoint
+    cfgfile = tmp_path / "tiny.yaml"
+    cfgfile.write_text(yaml.safe_dump(cfg))
     slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
-    log = run_snakemake(slurm_dir, cfg, "slurm", "--jobs", "4", "--slurm-init-seconds-before-status-checks", "2",
-                        "--seconds-between-status-checks", "2", target="all")
-    run_snakemake(local_dir, cfg, "local", target="all")
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    slurm_dir.mkdir()
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(slurm_dir),
+           "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
+           "--jobs", "4", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+           "all"]
+    faults = FaultInjector()
+    t0 = time.time()
+    with open(tmp_path / "slurm.log", "w") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
+        while proc.poll() is None and time.time() - t0 < 1800:
+            faults.poll()
+            time.sleep(0.5)
+    subprocess.run(["scancel", faults.blocker], env=clean_env())
+    log = (tmp_path / "slurm.log").read_text()
+    runs = 1
+    if proc.returncode != 0:  # the profile's one retry was not enough: the next run must finish it
+        runs = 2
+        rerun = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(), timeout=1800)
+        assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+        log += rerun.stdout + rerun.stderr
+    print(f"faults injected: {faults.done}; snakemake runs needed: {runs}; {time.time() - t0:.0f} s")
+    assert set(faults.done) == {"cancel pending", "cancel running", "time limit", "restart slurmd"}, faults.done
+
+    # Only the faulted jobs ran twice: every other Slurm job of the run ran once.
+    ours = [j for j in squeue_jobs() if j["comment"].startswith("rule_")]
+    counts: dict[str, int] = {}
+    for j in ours:
+        counts[j["comment"]] = counts.get(j["comment"], 0) + 1
+    redone = {c for c, n in counts.items() if n > 1}
+    faulted = {c for f, c in faults.done.items() if f != "restart slurmd"}
+    assert redone <= faulted, (redone, faulted)
+    states = {j["comment"]: j["state"] for j in ours}
+    assert all(states[c] == "COMPLETED" for c in counts if c not in faulted) or runs == 2, states
+
+    run_snakemake(local_dir, cfgfile, "local", target="all")
     rules_run = set(p.name for p in (slurm_dir / ".snakemake" / "slurm_logs").iterdir())
     # the cheap loop bookkeeping runs locally by design; every science step is a Slurm job
     assert {"rule_prepare", "rule_explore", "rule_pairs", "rule_ml_rank", "rule_neb", "rule_report"} <= rules_run, \
         rules_run
-    assert len(submitted) >= 10
     for rel in ("results/report/tls_catalogue.parquet", "results/loop/iter2/labels.parquet",
                 "results/explore/T0.7/g1/transitions.parquet", "results/pairs/T0.7/g0/pairs.parquet"):
         a, b = pd.read_parquet(slurm_dir / rel), pd.read_parquet(local_dir / rel)
         pd.testing.assert_frame_equal(science_columns(a), science_columns(b), obj=rel)
-    for rel in ("results/explore/T0.7/g0/is_library.h5",):
+    for rel in ("results/explore/T0.7/g0/is_library.h5", "results/explore/T0.7/g1/is_library.h5"):
         with h5py.File(slurm_dir / rel) as fa, h5py.File(local_dir / rel) as fb:
             assert np.array_equal(fa["positions"][()], fb["positions"][()])
     assert pd.read_csv(slurm_dir / "results/report/table1.csv").equals(pd.read_csv(local_dir / "results/report/table1.csv"))

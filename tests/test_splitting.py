@@ -1,10 +1,11 @@
-"""Quantum splitting along a path (seed 001 Sec. III.C) and unit presets.
+"""Quantum splitting along a path (Mocanu et al. (2023), "Microscopic observation of TLS in a
+metallic glass model", Sec. III.C) and unit presets.
 
 References are independent of the code under test: analytic harmonic levels,
 a Colbert-Miller sinc-DVR dense diagonalisation of the exact analytic
 potential (spectrally accurate, no finite differences, no spline, no
 continuation), scipy.integrate.quad for the WKB integrals, and the numbers
-printed in seeds 001 and 002.
+printed by Mocanu et al. (2023) and Khomenko et al. (2021).
 """
 
 from __future__ import annotations
@@ -147,9 +148,9 @@ def test_asymmetry_beyond_hbar_omega_gives_vibrational_splitting():
 
 
 def test_tls_mapping_e_vs_delta_delta0():
-    """E ~ sqrt(Delta^2 + Delta_0^2) (seed 001 Fig. 6a) from symmetric to asymmetric wells.
+    """E ~ sqrt(Delta^2 + Delta_0^2) (Mocanu et al. (2023) Fig. 6a) from symmetric to asymmetric wells.
 
-    Seed 001 shows the relation as a log-log scatter with small deviations.  Eq. 15
+    The paper shows the relation as a log-log scatter with small deviations.  Eq. 15
     uses the prefactor e_bar ~ hbar w / 2 where exact WKB has ~hbar w / pi, so for
     symmetric wells Delta_0 is ~1.45 E; for asymmetric wells E = Delta to < 1%.
     """
@@ -196,7 +197,7 @@ def test_gamma_prefactor_harmonic_limit():
 
 
 # ---------------------------------------------------------------------------
-# the continuation beyond the minima (seed 001 Fig. 5)
+# the continuation beyond the minima (Mocanu et al. (2023) Fig. 5)
 # ---------------------------------------------------------------------------
 
 
@@ -373,25 +374,7 @@ def test_cli_writes_table(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# pair geometry (Eqs. 7, 16)
-# ---------------------------------------------------------------------------
-
-
-def test_pr_and_distance():
-    box = np.array([4.0, 4.0, 4.0])
-    a = np.zeros((10, 3)) + 1.0
-    b = a.copy()
-    b[0] = [3.9, 1.0, 1.0]  # moved by -1.1 through the boundary (minimum image)
-    disp = S.displacements(a, b, box)
-    assert disp[0, 0] == pytest.approx(-1.1)
-    assert S.participation_ratio(disp) == pytest.approx(1.0)
-    assert S.rms_distance(disp) == pytest.approx(1.1 / math.sqrt(10))
-    disp = np.full((10, 3), 0.1)
-    assert S.participation_ratio(disp) == pytest.approx(10.0)
-
-
-# ---------------------------------------------------------------------------
-# units (seed 001 Secs. III.C, IV.B; seed 002 Sec. II)
+# units (Mocanu et al. (2023) Secs. III.C, IV.B; Khomenko et al. (2021) Sec. II)
 # ---------------------------------------------------------------------------
 
 
@@ -406,14 +389,14 @@ def test_unit_presets_match_seed_numbers():
     assert 2 * math.pi / ar.m_tilde_si * ar.eps_K == pytest.approx(0.658, abs=1e-3)
     assert 2 * math.pi / nip.m_tilde_si * nip.eps_K == pytest.approx(1.118, abs=1e-3)
     assert (ar.m_tilde, ar.kT_Q, nip.m_tilde, nip.kT_Q) == (1200.0, 0.005, 5250.0, 0.0012)
-    # tau = sigma sqrt(m / eps): 2.1 ps for Ar (seed: "2.1 ps").  For NiP the seed
+    # tau = sigma sqrt(m / eps): 2.1 ps for Ar (paper: "2.1 ps").  For NiP the paper
     # prints 2.5 ps, inconsistent with its own sigma, eps, m, which give 0.59 ps.
     assert ar.tau_s == pytest.approx(2.1e-12, rel=0.01)
     assert nip.tau_s == pytest.approx(5.92e-13, rel=0.01)
     # T_g ~ 59 K and 438 K from T_g ~ 0.47
     assert units.energy_to_kelvin(0.47, ar) == pytest.approx(59, abs=0.5)
     assert units.energy_to_kelvin(0.469, nip) == pytest.approx(438, abs=0.5)
-    # PSS thresholds (seed 002)
+    # PSS thresholds (Khomenko et al. (2021))
     assert units.get_preset("PSS", "Ar").kT_Q == 0.0015 and units.get_preset("PSS", "NiP").kT_Q == 0.0002
     assert units.get_preset("PSS", "Ar").is_tls(0.00149) and not units.get_preset("PSS", "Ar").is_tls(0.0015)
 
@@ -423,7 +406,7 @@ def test_n0_conversion():
     # Exact: n0 / (eps sigma^3).
     assert units.n0_to_si(1.0, ar) == pytest.approx(1.0 / (125.2 * units.K_B * 3.405e-10**3), rel=1e-12)
     assert units.n0_to_si(0.04, ar) == pytest.approx(5.86e47, rel=2e-3)
-    # Seed 001 IV.B pairs (n0_sim "~" rounded; the printed n0_exp agree with the
+    # Mocanu et al. (2023) IV.B pairs (n0_sim "~" rounded; the printed n0_exp agree with the
     # conversion only to within ~45%: e.g. 0.04 -> 4.05e47 where 0.04 / (eps sigma^3) = 5.86e47).
     pairs = [(ar, 0.04, 4.05e47), (ar, 0.09, 1.19e48), (ar, 0.14, 2.61e48), (ar, 0.674, 8.95e48),
              (nip, 0.08, 4.24e47), (nip, 0.19, 1.11e48), (nip, 0.23, 1.53e48), (nip, 1.84, 1.17e49)]

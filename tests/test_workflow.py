@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tlsfinder.workflow import loop_inputs
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
@@ -38,6 +40,14 @@ TINY = {
     "model": {"name": "KA2", "n": 200},
     "prepare": {"temperatures": [0.8, 0.6], "n_glasses": 2, "blocks": 40, "record_every": 10, "melt_steps": 200},
 }
+
+
+def test_loop_inputs():
+    """Iteration 0 reads only what the config names; iteration k > 0 the model and labels of iteration k."""
+    assert loop_inputs({}, 0) == {}
+    assert loop_inputs({"ml": {"pretrained_model": "m", "initial_labels": "l.parquet"}}, 0) == {
+        "model": "m", "labels": "l.parquet"}
+    assert loop_inputs({}, 3) == {"model": "results/loop/iter3/model", "labels": "results/loop/iter3/labels.parquet"}
 
 
 def test_dry_run_lists_the_dag(tmp_path):

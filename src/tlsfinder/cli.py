@@ -1,38 +1,21 @@
-"""Command line: ``tlsfinder <subcommand>``.
-
-Subcommands live next to the science they drive: each module listed in
-``_SUBCOMMAND_MODULES`` has ``add_cli(subparsers)`` registering its own.
-"""
+"""Command line: ``tlsfinder <subcommand>`` (the subcommands are in :mod:`tlsfinder.commands`)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
 
 from . import TLSFinderError, __version__
-
-# Modules that register subcommands (each defines add_cli(subparsers)).
-_SUBCOMMAND_MODULES = ["tlsfinder.cli_core", "tlsfinder.explore", "tlsfinder.splitting", "tlsfinder.neb", "tlsfinder.pairs",
-                       "tlsfinder.importer", "tlsfinder.ml"]
+from .commands import add_all
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tlsfinder", description="Find tunneling two-level systems in simulated glasses.")
     parser.add_argument("--version", action="version", version=f"tlsfinder {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a stage not installed yet must not break the others
-            if exc.name != name:
-                raise
-            continue
-        if hasattr(module, "add_cli"):
-            module.add_cli(sub)
+    add_all(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

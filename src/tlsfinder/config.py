@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,14 @@ import jsonschema
 import yaml
 
 from . import TLSFinderError
+from .explore import ExploreSettings
+from .io import write_json
+from .models import model_from_config
+from .paths import tf_label
+from .schema import fill_defaults, lookup_default, schema, schema_path
 
-
-def schema() -> dict[str, Any]:
-    return json.loads(resources.files("tlsfinder").joinpath("schemas/config.schema.json").read_text())
-
-
-def schema_path() -> Path:
-    return Path(str(resources.files("tlsfinder").joinpath("schemas/config.schema.json")))
+__all__ = ["validate_config", "load_config", "n_glasses", "glasses", "tf_labels", "model_n", "ml_inputs",
+           "check_results_config", "record_results_config", "schema", "schema_path", "MIXABLE_KEYS"]
 
 
 def _key_path(err: jsonschema.ValidationError) -> str:
@@ -45,14 +44,6 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return f"key '{key}' = {err.instance!r}: {err.message}"
 
 
-def _fill_defaults(instance: dict, sch: dict) -> None:
-    for key, sub in sch.get("properties", {}).items():
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
-            _fill_defaults(instance[key], sub)
-
-
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Return a validated copy of ``config`` with defaults filled in; raise TLSFinderError otherwise."""
     if not isinstance(config, dict):
@@ -63,12 +54,8 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         lines = "\n  ".join(_describe(e) for e in errors)
         raise TLSFinderError(f"{source}: invalid configuration:\n  {lines}")
     cfg = copy.deepcopy(config)
-    _fill_defaults(cfg, sch)
+    fill_defaults(cfg, sch)
     # Checks the schema cannot express (composition, box size, per-T_f lists, tau_cg vs dt).
-    from .explore import ExploreSettings
-    from .models import model_from_config
-    from .workflow import n_glasses
-
     try:
         model_from_config(cfg["model"])
         n_glasses(cfg)
@@ -76,6 +63,40 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     except TLSFinderError as exc:
         raise TLSFinderError(f"{source}: {exc}") from None
     return cfg
+
+
+def n_glasses(config: dict) -> list[int]:
+    """N_g for each T_f (``prepare.n_glasses`` is one number or one per temperature)."""
+    prep = config["prepare"]
+    ng = prep["n_glasses"]
+    ng = [int(ng)] * len(prep["temperatures"]) if isinstance(ng, int) else [int(x) for x in ng]
+    if len(ng) != len(prep["temperatures"]):
+        raise TLSFinderError(f"prepare.n_glasses has {len(ng)} entries but prepare.temperatures has "
+                             f"{len(prep['temperatures'])}")
+    return ng
+
+
+def glasses(config: dict) -> list[tuple[str, int]]:
+    """All (T_f label, glass index) pairs of the config."""
+    return [(tf_label(tf), g) for tf, ng in zip(config["prepare"]["temperatures"], n_glasses(config))
+            for g in range(ng)]
+
+
+def tf_labels(config: dict) -> list[str]:
+    """The T_f labels of the config, in its order."""
+    return [tf_label(tf) for tf in config["prepare"]["temperatures"]]
+
+
+def model_n(config: dict) -> int:
+    """The number of particles N of the config's model (the model's own default if not set)."""
+    return model_from_config(config["model"]).n
+
+
+def ml_inputs(config: dict) -> dict[str, str]:
+    """Files the user gives iteration 0: ``model`` (ml.pretrained_model), ``labels`` (ml.initial_labels)."""
+    ml = config.get("ml") or {}
+    named = {"model": ml.get("pretrained_model"), "labels": ml.get("initial_labels")}
+    return {k: v for k, v in named.items() if v}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -106,32 +127,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-_NO_DEFAULT = object()
-
-
-def _schema_default(key: str, sch: dict) -> Any:
-    """Default of the dotted config key ``key`` (e.g. ``"explore.distance_tol"``) in schema ``sch``.
-
-    As :func:`_fill_defaults` applies them: the shallowest default that reaches the key wins (an
-    object's own default, then its properties').  ``_NO_DEFAULT`` if the key has none.
-    """
-    parts = key.split(".")
-    node = sch
-    for n, part in enumerate(parts):
-        node = node.get("properties", {}).get(part)
-        if not isinstance(node, dict):
-            return _NO_DEFAULT
-        if "default" in node:
-            value = node["default"]
-            for rest in parts[n + 1:]:
-                if not (isinstance(value, dict) and rest in value):
-                    break
-                value = value[rest]
-            else:
-                return value
-    return _NO_DEFAULT
-
-
 def check_results_config(config: dict, record: str | Path) -> None:
     """Refuse to mix a results folder made with another config; name the differing keys.
 
@@ -148,12 +143,12 @@ def check_results_config(config: dict, record: str | Path) -> None:
     except (OSError, ValueError) as exc:
         raise TLSFinderError(f"{record}: unreadable record of the config that made these results ({exc})") from None
     a, b = _flatten(old), _flatten(json.loads(json.dumps(config)))
-    sch = schema()
+    unset = object()
 
     def differs(k: str) -> bool:
         if k in MIXABLE_KEYS or a.get(k) == b.get(k):
             return False
-        return k in a or k not in b or b[k] != _schema_default(k, sch)
+        return k in a or k not in b or b[k] != lookup_default(k, unset)
 
     diff = sorted(k for k in set(a) | set(b) if differs(k))
     if diff:
@@ -166,6 +161,5 @@ def check_results_config(config: dict, record: str | Path) -> None:
 
 
 def record_results_config(config: dict, record: str | Path) -> None:
-    from .io import write_json
-
+    """Keep the validated config that made a results folder, for :func:`check_results_config`."""
     write_json(record, config)

@@ -1,41 +1,18 @@
 """Landscape exploration: MD at T_exp with quenches, the library of inherent structures.
 
-Protocol (seed 001, section II.D): velocities from Maxwell-Boltzmann at T_exp,
-MD with dt = 0.0025 and a Berendsen thermostat; every tau_cg the configuration
-is quenched (conjugate gradient) to its inherent structure (IS) and the
-trajectory continues from the exact pre-quench state.
+Protocol (Mocanu et al. (2023), "Microscopic observation of TLS in a metallic glass
+model", Sec. II.D): velocities from Maxwell-Boltzmann at T_exp, MD with dt = 0.0025 and a
+Berendsen thermostat; every tau_cg the configuration is quenched (conjugate gradient) to
+its inherent structure (IS) and the trajectory continues from the exact pre-quench state.
 
-Three protocols (``ExploreSettings.protocol``):
-
-``every_step``
-    quench after every MD step: finds every transition, costs one quench per step
-    (the reference of ``benchmarks/explore.py``).
-``fixed``
-    quench every tau_cg only (seed 001's production protocol): misses hops that
-    go and come back within tau_cg.
-``bisect`` (default)
-    quench every tau_cg; MD snapshots of the interval are kept in memory, and
-    (a) when the IS at both ends differ, the interval is bisected by quenching
-    stored snapshots until every change is located to one MD step, recovering the
-    IS visited in between; (b) the trajectory recrosses the ridge next to a
-    change for an MD step or two (IS that persist 1-2 steps, seed 001 Fig. 3a),
-    invisible to a bisection whose ends agree: the ``recross_window`` snapshots
-    either side of every located change are quenched too (mostly shortened
-    quenches); (c) excursions a -> c -> a away from any located change are
-    screened: every ``screen_stride``-th snapshot is partially relaxed
-    (``screen_iterations`` CG iterations, a few force evaluations) and quenched
-    when some particle sits far from its place in a relative to its own median
-    displacement over the interval (``excursion_ratio``) or absolutely
-    (``hop_threshold``): the thermal vibration relaxes away, a hop does not.
-    Changes between quenched snapshots are located by bisection as in (a).
-    Quenches that only confirm a known IS are
-    shortened: they stop at ``loose_ftol`` and are accepted when within
-    ``loose_distance`` of that IS; only new IS are converged to ``ftol``.
+Which configurations of each interval get quenched is the exploration protocol
+(``ExploreSettings.protocol``: ``every_step``, ``fixed`` or ``bisect``, the default), a
+strategy class of :mod:`tlsfinder.explore_protocols` chosen by name.
 
 IS identity: two quenched configurations are the same IS when their energies per
-particle differ by less than ``energy_tol`` and their distance (seed 001 Eq. 7,
+particle differ by less than ``energy_tol`` and their distance (Mocanu et al. (2023) Eq. 7,
 d = sqrt(sum_i |r_i^a - r_i^b|^2 / N), minimum image, same labels;
-:func:`tlsfinder.splitting.rms_distance`) is below
+:func:`tlsfinder.geometry.rms_distance`) is below
 ``distance_tol``.  With ``ftol`` = 1e-10 on the largest force component, a
 minimum is located to ~ftol / k_min (k_min ~ 1e-2 for the softest modes) i.e.
 1e-8 sigma and its energy to ~ftol^2 / k_min per particle, so the defaults
@@ -76,47 +53,50 @@ import pandas as pd
 
 from . import TLSFinderError
 from .engine import Engine
+from .explore_protocols import PROTOCOLS, get_protocol
+from .geometry import displacements, rms_distance
 from .io import Glass, atomic_path, provenance, read_glass, write_json, write_parquet
 from .models import Model, model_from_config
+from .schema import defaults
 from .seeding import stage_rng
-from .splitting import displacements, rms_distance
 
 log = logging.getLogger(__name__)
 
 ISLIB_FORMAT = "tlsfinder-islib/1"
-PROTOCOLS = ("every_step", "fixed", "bisect")
+
+_DEFAULTS = defaults("explore")  # the config schema's, the one place defaults are written
 
 
 @dataclass
 class ExploreSettings:
-    """Exploration parameters (defaults: seed 001 II.D, KA2)."""
+    """Exploration parameters; defaults are the config schema's (Mocanu et al. (2023) Sec. II.D, KA2)."""
 
-    temperature: float = 0.4  # T_exp
-    dt: float = 0.0025
-    tau_cg: float = 0.0025 * 20  # time between quenches (tau); a multiple of dt
-    n_cg: int = 1000  # number of quench intervals; total time = n_cg * tau_cg
-    thermostat_damping: float = 0.25  # Berendsen time constant (tau)
-    minimizer: str = "cg"
-    ftol: float = 1e-10  # largest force component of a converged IS (eps/sigma)
-    max_iterations: int = 20000
-    energy_tol: float = 1e-7  # per particle (eps)
-    distance_tol: float = 1e-4  # Eq. 7 distance (sigma)
-    protocol: str = "bisect"
-    # bisect: excursion screen (Explorer._excursions) and recrossing window (Explorer._recrossings)
-    screen_stride: int = 2  # screen every this many-th MD snapshot of the interval (0: no excursion checks)
-    screen_iterations: int = 3  # CG iterations of the partial relaxation of a screened snapshot
-    excursion_ratio: float = 2.8  # flag: largest particle displacement / that particle's median displacement
-    hop_threshold: float = 0.35  # sigma: flag also when a particle is displaced by more than this from a
-    screen_quenches: int = 4  # most quenches of flagged snapshots per interval
-    recross_window: int = 4  # snapshots either side of every located change that are quenched (recrossings)
-    loose_ftol: float = 1e-4
-    loose_distance: float = 2e-3  # sigma (Eq. 7) for a shortened quench to confirm the expected IS
-    loose_energy_tol: float = 1e-5  # per particle
-    checkpoint_seconds: float = 600.0
+    temperature: float = _DEFAULTS["temperature"]  # T_exp
+    dt: float = _DEFAULTS["dt"]
+    tau_cg: float = _DEFAULTS["tau_cg"]  # time between quenches (tau); a multiple of dt
+    n_cg: int = _DEFAULTS["n_cg"]  # number of quench intervals; total time = n_cg * tau_cg
+    thermostat_damping: float = _DEFAULTS["thermostat_damping"]  # Berendsen time constant (tau)
+    minimizer: str = _DEFAULTS["minimizer"]
+    ftol: float = _DEFAULTS["ftol"]  # largest force component of a converged IS (eps/sigma)
+    max_iterations: int = _DEFAULTS["max_iterations"]
+    energy_tol: float = _DEFAULTS["energy_tol"]  # per particle (eps)
+    distance_tol: float = _DEFAULTS["distance_tol"]  # Eq. 7 distance (sigma)
+    protocol: str = _DEFAULTS["protocol"]
+    # bisect: excursion screen and recrossing window (tlsfinder.explore_protocols.Bisect)
+    screen_stride: int = _DEFAULTS["screen_stride"]  # screen every this many-th MD snapshot (0: no excursion checks)
+    screen_iterations: int = _DEFAULTS["screen_iterations"]  # CG iterations of the partial relaxation
+    excursion_ratio: float = _DEFAULTS["excursion_ratio"]  # flag: particle displacement / its median displacement
+    hop_threshold: float = _DEFAULTS["hop_threshold"]  # sigma: flag also when a particle is displaced more than this
+    screen_quenches: int = _DEFAULTS["screen_quenches"]  # most quenches of flagged snapshots per interval
+    recross_window: int = _DEFAULTS["recross_window"]  # snapshots quenched either side of every located change
+    loose_ftol: float = _DEFAULTS["loose_ftol"]
+    loose_distance: float = _DEFAULTS["loose_distance"]  # sigma (Eq. 7) for a shortened quench to confirm its IS
+    loose_energy_tol: float = _DEFAULTS["loose_energy_tol"]  # per particle
+    checkpoint_seconds: float = _DEFAULTS["checkpoint_seconds"]
     # MD steps between LAMMPS set-ups (neighbour lists rebuilt from scratch); checkpoints are taken
-    # only there, so a resumed run repeats the uninterrupted one bit for bit. Default: the first
-    # multiple of tau_cg/dt at or above 1000 steps.
-    setup_steps: int | None = None
+    # only there, so a resumed run repeats the uninterrupted one bit for bit. Default (None): the
+    # first multiple of tau_cg/dt at or above 1000 steps.
+    setup_steps: int | None = _DEFAULTS["setup_steps"]
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "ExploreSettings":
@@ -141,7 +121,7 @@ class ExploreSettings:
         if self.tau_cg <= 0 or abs(k - round(k)) > 1e-9 * max(1.0, k) or round(k) < 1:
             raise TLSFinderError(f"explore.tau_cg = {self.tau_cg} must be a positive multiple of explore.dt = {self.dt}")
         if self.protocol not in PROTOCOLS:
-            raise TLSFinderError(f"explore.protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+            get_protocol(self.protocol)  # raises, naming the protocols
         if self.setup_steps is not None and (self.setup_steps <= 0 or self.setup_steps % round(k)):
             raise TLSFinderError(f"explore.setup_steps = {self.setup_steps} must be a positive multiple of "
                                  f"tau_cg/dt = {round(k)}")
@@ -153,22 +133,6 @@ class ExploreSettings:
                 raise TLSFinderError(f"explore.{key} = {getattr(self, key)} must be > 0")
         if self.temperature <= 0 or self.dt <= 0 or self.n_cg <= 0:
             raise TLSFinderError("explore.temperature, explore.dt and explore.n_cg must be positive")
-
-
-class _Frames:
-    """MD snapshots of one interval, indexed like a list of (timestep, unwrapped positions)."""
-
-    def __init__(self, engine: Engine, t0: int, raw: list):
-        self.engine, self.t0, self.raw = engine, t0, raw
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-    def __getitem__(self, m):
-        if isinstance(m, slice):
-            return [self[k] for k in range(*m.indices(len(self)))]
-        m = m % len(self.raw)
-        return self.t0 + m, self.engine.unwrap(*self.raw[m])
 
 
 @dataclass
@@ -233,13 +197,14 @@ class Explorer:
         self.engine.set_thermostat("berendsen", settings.temperature, settings.thermostat_damping)
         self.engine.set_lean_output()
         self.quencher = Engine(model, glass.positions, self.box, glass.species)
+        self.protocol = get_protocol(settings.protocol)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self._load_checkpoint()
         else:
             rng = stage_rng(seed, "explore", glass_id)
             self.engine.thermalize(settings.temperature, int(rng.integers(1, 2**31 - 1)))
             self.engine._cmd("reset_timestep 0")
-            k = self._quench(self.engine.get_positions(), 0, None)
+            k = self.quench(self.engine.get_positions(), 0, None)
             if k is None:
                 raise TLSFinderError(f"{glass_id}: the initial quench did not converge within "
                                      f"{settings.max_iterations} iterations (explore.max_iterations)")
@@ -250,13 +215,17 @@ class Explorer:
     def current(self) -> int:
         return self.changes[-1][1]
 
-    def _quench(self, positions: np.ndarray, step: int, expect: int | None) -> int | None:
-        """IS id of the configuration ``positions`` (at MD step ``step``); None if unconverged."""
+    def quench(self, positions: np.ndarray, step: int, expect: int | None) -> int | None:
+        """IS id of the configuration ``positions`` (at MD step ``step``); None if unconverged.
+
+        ``expect``: the IS this configuration is likely in (tried first); with a protocol that
+        shortens quenches, a quench to ``loose_ftol`` that lands next to it confirms it.
+        """
         s, eng = self.s, self.quencher
         ev0 = eng.force_evaluations
         eng.set_positions(positions)
         try:
-            if expect is not None and self.s.protocol == "bisect":
+            if expect is not None and self.protocol.shortened_quenches:
                 res = eng.minimize(s.minimizer, ftol=s.loose_ftol, maxiter=s.max_iterations)
                 pos = eng.get_positions()
                 if rms_distance(displacements(pos, self.lib.positions[expect], self.box)) < s.loose_distance and \
@@ -281,7 +250,7 @@ class Explorer:
             self.counters["quench_force_evaluations"] += eng.force_evaluations - ev0
 
     # ------------------------------------------------------------------- MD
-    def _run_md(self, nsteps: int, first: bool) -> None:
+    def run_md(self, nsteps: int, first: bool) -> None:
         """MD steps continuing the trajectory.
 
         LAMMPS is set up afresh (``pre yes``: neighbour lists rebuilt) only at multiples of
@@ -297,150 +266,14 @@ class Explorer:
         self.counters["md_steps"] += nsteps
         self.counters["md_force_evaluations"] += eng.force_evaluations - ev0
 
-    def _record(self, step: int, k: int) -> None:
+    def record(self, step: int, k: int) -> None:
+        """Note that from MD step ``step`` on the trajectory is in IS ``k``."""
         if k != self.current:
             self.changes.append((step, k))
 
-    def _partial_relax(self, positions: np.ndarray) -> np.ndarray:
-        """Positions after ``screen_iterations`` CG iterations from ``positions`` (no convergence test).
-
-        Lean: one LAMMPS ``minimize`` in the quencher, with no log file and no final force check;
-        its force evaluations are counted at their bound (``maxeval`` = 3 per iteration + 1).
-        """
-        eng, k = self.quencher, int(self.s.screen_iterations)
-        eng.set_positions(positions)
-        eng._cmd("min_style cg", "min_modify norm inf dmax 0.1 line quadratic", f"minimize 0 0 {k} {3 * k + 1}")
-        eng.force_evaluations += 3 * k + 1
-        self.counters["quench_force_evaluations"] += 3 * k + 1
-        return eng.get_positions()
-
-    def _locate(self, frames, known: dict[int, int]) -> None:
-        """Bisect between consecutive quenched frames of ``known`` (frame index -> IS id) whose IS
-        differ, until every change is located to one MD step (quenched frames are added to ``known``).
-        An unconverged quench is left out: that change is then attributed to the later frame."""
-        ks = sorted(known)
-        stack = [(lo, hi) for lo, hi in zip(ks[:-1], ks[1:])]
-        while stack:
-            lo, hi = stack.pop()
-            if known[lo] == known[hi] or hi - lo <= 1:
-                continue
-            mid = (lo + hi) // 2
-            c = self._quench(frames[mid][1], frames[mid][0], known[lo])
-            if c is not None:
-                known[mid] = c
-                stack += [(mid, hi), (lo, mid)]
-
-    def _recrossings(self, frames, known: dict[int, int]) -> bool:
-        """Quench the ``recross_window`` frames either side of every located change not yet quenched.
-
-        Near a change the trajectory sits on the ridge between the two basins and often recrosses it
-        for an MD step or two (IS that persist 1-2 steps, seed 001 Fig. 3a); such frames are
-        indistinguishable by position from their neighbours, so they are quenched (mostly shortened
-        quenches confirming an expected IS).  Returns whether a new change was found.
-        """
-        w, n = self.s.recross_window, len(frames)
-        if w <= 0:
-            return False
-        ks = sorted(known)
-        cuts = [hi for lo, hi in zip(ks[:-1], ks[1:]) if known[lo] != known[hi] and hi - lo == 1]
-        new = False
-        for hi in cuts:
-            for m in range(max(1, hi - w), min(n - 1, hi + w)):
-                if m in known:
-                    continue
-                ks = sorted(known)
-                before = known[ks[int(np.searchsorted(ks, m)) - 1]]
-                c = self._quench(frames[m][1], frames[m][0], before)
-                if c is not None:
-                    known[m] = c
-                    after = known[ks[int(np.searchsorted(ks, m))]]
-                    new = new or c != before or c != after
-        return new
-
-    def _excursions(self, frames, known: dict[int, int]) -> None:
-        """Find excursions a -> c -> a between quenched frames that are in the same IS a.
-
-        Screen: every ``screen_stride``-th frame not yet quenched is partially relaxed
-        (``screen_iterations`` CG iterations), which removes most of the fast thermal vibration; its
-        reference is the IS of the nearest quenched frame before it.  Each particle's displacement
-        from its place in the reference is divided by its median over the screened frames (its own
-        vibration amplitude; floored at half the median over particles); a frame whose largest ratio
-        exceeds ``excursion_ratio``, or whose largest displacement exceeds ``hop_threshold``, is
-        flagged: in an excursion the hopping particles sit away from the places where they spend the
-        rest of the interval.  The highest-scoring frame of each run of flagged frames is quenched (at
-        most ``screen_quenches`` per interval); the caller then bisects the new changes.
-        """
-        s, n = self.s, len(frames)
-        if s.screen_stride <= 0 or s.screen_quenches <= 0:
-            return
-        ks = sorted(known)
-        ms = [m for m in range(1, n - 1, s.screen_stride) if m not in known]
-        if not ms:
-            return
-        ref_of = {m: known[ks[int(np.searchsorted(ks, m)) - 1]] for m in ms}
-        pos = {m: frames[m][1] for m in ms}
-        d = np.empty((len(ms), self.model.n))
-        for row, m in enumerate(ms):
-            x = self._partial_relax(pos[m]) if s.screen_iterations > 0 else pos[m]
-            u = displacements(self.lib.positions[ref_of[m]], x, self.box)
-            d[row] = np.sqrt(np.einsum("ij,ij->i", u, u))
-        med = np.median(d, axis=0)
-        med = np.maximum(med, 0.5 * np.median(med))
-        score = np.maximum((d / med).max(axis=1) / s.excursion_ratio, d.max(axis=1) / s.hop_threshold)
-        runs: list[list[int]] = []  # runs of consecutive flagged screened frames
-        for row in np.nonzero(score > 1.0)[0]:
-            if runs and row == runs[-1][-1] + 1:
-                runs[-1].append(int(row))
-            else:
-                runs.append([int(row)])
-        peaks = sorted((max(r, key=lambda k: score[k]) for r in runs), key=lambda k: -score[k])
-        for row in peaks[: s.screen_quenches]:
-            m = ms[row]
-            self.counters["excursion_checks"] += 1
-            c = self._quench(pos[m], frames[m][0], ref_of[m])
-            if c is not None:
-                known[m] = c
-
     def step_interval(self) -> None:
-        """One quench interval of tau_cg."""
-        s, eng = self.s, self.engine
-        n = s.steps_per_interval
-        setup = eng.timestep % s.setup_period == 0
-        if s.protocol == "fixed":
-            self._run_md(n, first=setup)
-            k = self._quench(eng.get_positions(), eng.timestep, self.current)
-            if k is not None:
-                self._record(eng.timestep, k)
-        elif s.protocol == "every_step":
-            for step in range(n):
-                self._run_md(1, first=setup and step == 0)
-                k = self._quench(eng.get_positions(), eng.timestep, self.current)
-                if k is not None:
-                    self._record(eng.timestep, k)
-        else:
-            # raw snapshots are cheap; only the frames that get quenched are unwrapped
-            t0 = eng.timestep
-            raw = [eng.raw_snapshot()]
-            for step in range(n):
-                self._run_md(1, first=setup and step == 0)
-                raw.append(eng.raw_snapshot())
-            frames = _Frames(eng, t0, raw)
-            a = self.current
-            b = self._quench(frames[-1][1], frames[-1][0], a)
-            if b is not None:
-                known = {0: a, n: b}
-                self._locate(frames, known)  # changes between the ends
-                k0 = len(known)
-                self._excursions(frames, known)  # excursions inside stretches of one IS
-                if len(known) > k0:
-                    self._locate(frames, known)
-                for _ in range(3):  # recrossings next to the changes (new changes get their own windows)
-                    if not self._recrossings(frames, known):
-                        break
-                    self._locate(frames, known)
-                ks = sorted(known)
-                for m in ks[1:]:
-                    self._record(t0 + m, known[m])
+        """One quench interval of tau_cg, explored by the protocol."""
+        self.protocol.step_interval(self, setup=self.engine.timestep % self.s.setup_period == 0)
         self.interval += 1
 
     def run(self, progress_every: int = 100) -> None:
@@ -602,14 +435,14 @@ def run_explore(config: dict, glass_path: str | Path, out_dir: str | Path, glass
 
 
 def persistence_times(timeseries: pd.DataFrame) -> np.ndarray:
-    """Times spent in each IS between located changes (seed 001 Fig. 3a); the open last stay is dropped."""
+    """Times spent in each IS between located changes (Mocanu et al. (2023) Fig. 3a); the open last stay is dropped."""
     t = timeseries["time"].to_numpy()
     return np.diff(t) if len(t) > 1 else np.zeros(0)
 
 
 def aggregate(summary_files: list[str], timeseries_files: list[str], table_path: str, persistence_path: str,
               n_is_path: str) -> pd.DataFrame:
-    """Per-T_f data of seed 001 Fig. 3 and Table I: per-glass summary, persistence times, n_IS(t).
+    """Per-T_f data of Mocanu et al. (2023) Fig. 3 and Table I: per-glass summary, persistence times, n_IS(t).
 
     ``n_is`` columns: ``glass``, ``time``, ``n_is`` (distinct IS found up to that time).
     """
@@ -627,19 +460,3 @@ def aggregate(summary_files: list[str], timeseries_files: list[str], table_path:
     write_parquet(persistence_path, pd.concat(pers, ignore_index=True))
     write_parquet(n_is_path, pd.concat(nis, ignore_index=True))
     return table
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser("explore", help="explore the landscape of one prepared glass (IS library, transitions)")
-    p.add_argument("--config", required=True, help="YAML config")
-    p.add_argument("--glass", required=True, help="prepared glass file (glass.h5)")
-    p.add_argument("--out", required=True, help="output folder (resumes from its checkpoint.pkl)")
-    p.add_argument("--id", default=None, help="glass identifier (default: from the glass file)")
-    p.set_defaults(func=_cmd_explore)
-
-
-def _cmd_explore(args):
-    from .config import load_config
-
-    gid = args.id or read_glass(args.glass).meta.get("glass", Path(args.glass).parent.name)
-    return run_explore(load_config(args.config), args.glass, args.out, gid)

@@ -1,4 +1,7 @@
-"""Import the published ML-search data (TLS_ML_exploration, seed 003) into our tables.
+"""Import the published ML-search data into our tables.
+
+The data are those of Ciarella et al. (2023), "Finding defects in glasses through machine
+learning", arXiv:2212.05582 (their TLS_ML_exploration repository).
 
 Three kinds of sources, any mix (``tlsfinder import-tlsml SRC ...``):
 
@@ -410,28 +413,3 @@ def import_tlsml(sources, *, tf=None, delta_e_max: float = DEFAULT_DELTA_E_MAX,
             if paired_only:
                 labels = labels[known.to_numpy()].reset_index(drop=True)
     return pairs, labels
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser("import-tlsml", help="import published TLS_ML_exploration data (feather, CSV, Configurations)")
-    p.add_argument("sources", nargs="+", help="feather tables, quantum_splitting/nonDW CSV files, Configurations folders")
-    p.add_argument("--pairs-out", help="pairs table to write (Parquet)")
-    p.add_argument("--labels-out", help="labels table to write (Parquet)")
-    p.add_argument("--tf", type=float, help="T_f when the file names do not tell it")
-    p.add_argument("--delta-e-max", type=float, default=DEFAULT_DELTA_E_MAX, help="window for pairs from configurations")
-    p.add_argument("--paired-only", action="store_true", help="drop labels whose pair has no features in the sources")
-    p.set_defaults(func=_cmd_import)
-
-
-def _cmd_import(args):
-    from .io import write_parquet
-
-    if not args.pairs_out and not args.labels_out:
-        raise TLSFinderError("nothing to write: give --pairs-out and/or --labels-out")
-    pairs, labels = import_tlsml(args.sources, tf=args.tf, delta_e_max=args.delta_e_max, paired_only=args.paired_only)
-    if args.pairs_out:
-        write_parquet(args.pairs_out, pairs)
-    if args.labels_out:
-        write_parquet(args.labels_out, labels)
-    return {"pairs": len(pairs), "labels": len(labels), "dw": int(labels["is_dw"].sum()),
-            "glasses": int(pairs["glass"].nunique()) if len(pairs) else 0}

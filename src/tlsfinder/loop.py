@@ -10,7 +10,9 @@ local checkpoint then writes ``results/loop/iter{k}/decision.json``:
   selected no pair (nothing left to compute);
 * otherwise continue with iteration k + 1.
 
-``mode: classical`` is seed 001's protocol, for comparison on the same glasses:
+``mode: classical`` is the protocol of Mocanu et al., "Microscopic observation of
+two-level systems in a metallic glass model", J. Chem. Phys. 158, 014501 (2023),
+Sec. III.B, for comparison on the same glasses:
 one iteration that runs NEB on every pair crossed in both directions
 (T_ij >= 1 and T_ji >= 1), no model.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,38 +40,40 @@ import pandas as pd
 from . import TLSFinderError
 from .io import write_json, write_parquet
 from .ml import check_labels_table, empty_labels, read_labels
+from .schema import defaults
+from .units import get_preset
+
+_DEFAULTS = defaults("loop")
 
 
 @dataclass
 class LoopSettings:
-    """The outer loop (config section ``loop``)."""
+    """The outer loop (config section ``loop``; defaults and meanings in the config schema)."""
 
-    mode: str = "ml"  # "ml" or "classical"
-    max_iter: int = 10
-    min_yield: float = 0.005  # TLS per NEB below which an iteration counts as saturated
-    patience: int = 1
-    batch_size: int = 10  # NEB pairs per job
-    preset: str = "NiP"  # unit preset whose splitting labels the pairs and defines a TLS
+    mode: str = _DEFAULTS["mode"]  # "ml" or "classical"
+    max_iter: int = _DEFAULTS["max_iter"]
+    min_yield: float = _DEFAULTS["min_yield"]  # TLS per NEB below which an iteration counts as saturated
+    patience: int = _DEFAULTS["patience"]
+    batch_size: int = _DEFAULTS["batch_size"]  # NEB pairs per job
+    preset: str = _DEFAULTS["preset"]  # unit preset whose splitting labels the pairs and defines a TLS
 
     @classmethod
     def from_config(cls, config: dict) -> "LoopSettings":
-        return cls(**(config.get("loop") or {}))
+        section = config.get("loop") or {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise TLSFinderError(f"loop: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**section)
 
 
 def tls_threshold(config: dict) -> float:
     """Splitting below which a DW is a TLS in the loop's preset (k_B T_Q, eps)."""
-    from .units import get_preset
-
     return get_preset(config["model"]["name"], LoopSettings.from_config(config).preset).kT_Q
 
 
 def n_batches(n_selected: int, batch_size: int) -> int:
     return max(0, math.ceil(n_selected / batch_size))
-
-
-def batch_rows(selected: pd.DataFrame, b: int, batch_size: int) -> pd.DataFrame:
-    """Rows of NEB batch ``b`` (batches are consecutive slices of the selection, in its order)."""
-    return selected.iloc[b * batch_size:(b + 1) * batch_size].reset_index(drop=True)
 
 
 def labels_from_neb(table: pd.DataFrame, iteration: int, preset: str) -> pd.DataFrame:
@@ -144,7 +148,8 @@ def read_decision(path: str | Path) -> dict:
 
 
 def classical_selection(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Seed 001's candidates: every pair crossed in both directions, smallest |Delta_E| first."""
+    """The classical candidates (Mocanu et al. 2023, Sec. III.B): every pair crossed in both directions,
+    smallest |Delta_E| first."""
     both = (pairs["Tij"].to_numpy() >= 1) & (pairs["Tji"].to_numpy() >= 1)
     sel = pairs.loc[both, ["glass", "i", "j", "Delta_E"]].copy()
     sel = sel.iloc[np.argsort(np.abs(sel["Delta_E"].to_numpy()), kind="stable")].reset_index(drop=True)

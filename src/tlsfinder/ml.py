@@ -1,6 +1,7 @@
 """Rank candidate pairs for NEB: a double-well classifier and a splitting regressor (LightGBM).
 
-Following the published ML search (seed 003), two gradient-boosted tree models
+Following the published ML search (Ciarella et al. (2023), "Finding defects in glasses
+through machine learning", arXiv:2212.05582), two gradient-boosted tree models
 learn from pairs already computed exactly (NEB + 1D Schroedinger):
 
 * :class:`DWClassifier`: is the pair a single double well (NEB finds one
@@ -64,15 +65,16 @@ Selected table: the ranking columns of the chosen pairs plus ``reason``
 Model folder: ``model.json`` (format, features, settings, training summary,
 provenance with package versions), ``classifier.txt`` and ``regressor.txt``
 (LightGBM text models).
+
+Defaults of every setting are those of the config's ``ml`` section in the schema
+(:func:`tlsfinder.schema.defaults`).  Predictions use LightGBM's own
+``Booster.predict`` on one thread: ranking costs microseconds per pair, one NEB seconds.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -80,19 +82,24 @@ import numpy as np
 import pandas as pd
 
 from . import TLSFinderError
+from .io import atomic_dir, provenance, write_parquet
 from .pairs import PAIR_KEY, PUBLISHED_FEATURES, check_pairs_table, read_pairs
+from .schema import defaults, enum
 
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "tlsfinder-ml/1"
 
+#: Defaults of every ``ml`` setting (the config schema's ``ml`` section).
+DEFAULTS = defaults("ml")
+
 #: Splitting below which a DW is a TLS (published work, PSS reduced units).
-TLS_SPLITTING_MAX = 0.00151
+TLS_SPLITTING_MAX = DEFAULTS["tls_splitting_max"]
 
 #: LightGBM settings shared by both models (overridable through ``params``).  Shallow trees
 #: (max_depth 6) and a high learning rate keep the ensembles small (~30 trees each with early
-#: stopping on the published data) so ranking runs at ~1e6 pairs/s per core; on that data they rank
-#: as well as learning_rate 0.1 or unlimited depth (benchmarks/ml.py --params).
+#: stopping on the published data) so ranking is cheap; on that data they rank as well as
+#: learning_rate 0.1 or unlimited depth (benchmarks/ml.py --params).
 DEFAULT_PARAMS = {
     "learning_rate": 0.2,
     "num_leaves": 31,
@@ -108,21 +115,8 @@ DEFAULT_PARAMS = {
     "force_row_wise": True,
 }
 
-#: Defaults of every setting, in one place (the config's ``ml`` section mirrors them).
-DEFAULTS = {
-    "tls_splitting_max": TLS_SPLITTING_MAX,
-    "sigma": 0.25,
-    "order": "p_tls",
-    "val_fraction": 0.2,
-    "early_stopping_rounds": 50,
-    "max_rounds": 1000,
-    "fallback_rounds": 100,
-    "k": 200,
-    "explore_fraction": 0.1,
-    "min_p_dw": 0.5,
-}
-
-ORDERS = ("p_tls", "dw_then_splitting")
+#: Ranking orders (``ml.order``), as the schema allows them.
+ORDERS = enum("ml.order")
 
 LABEL_COLUMNS = ("glass", "i", "j", "is_dw", "splitting", "iteration")
 RANKING_COLUMNS = ("glass", "i", "j", "rank", "p_dw", "splitting_pred", "p_tls")
@@ -287,7 +281,6 @@ class _GBM:
         self.booster_ = None
         self.features_: list[str] | None = None
         self.info_: dict = {}
-        self._forest = None
 
     # -- training -------------------------------------------------------
     def _target(self, y) -> np.ndarray:
@@ -344,7 +337,6 @@ class _GBM:
             log.warning("%s: no validation glasses; %d rounds without early stopping", type(self).__name__, best)
         self.booster_ = booster
         self.features_ = features
-        self._forest = None
         self.info_ = {
             "n_train": int(tr.sum()),
             "n_val": int(val_mask.sum()),
@@ -361,19 +353,14 @@ class _GBM:
         if self.booster_ is None:
             raise TLSFinderError(f"{type(self).__name__}: not fitted")
 
-    @property
-    def forest(self):
-        """The compiled evaluator (built on first use)."""
-        from .forest import CompiledForest
-
+    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Probability (classifier) or value (regressor) for each row of a checked feature matrix."""
         self._check_fitted()
-        if self._forest is None:
-            self._forest = CompiledForest(self.booster_)
-        return self._forest
+        return self.booster_.predict(M, num_threads=1)
 
     def _predict_values(self, X) -> np.ndarray:
         self._check_fitted()
-        return self.forest.predict(_feature_matrix(X, self.features_, source=f"{type(self).__name__}.predict"))
+        return self.predict_matrix(_feature_matrix(X, self.features_, source=f"{type(self).__name__}.predict"))
 
     # -- persistence ----------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -395,7 +382,6 @@ class _GBM:
         if names != _safe_names(features):
             raise TLSFinderError(f"{path}: the booster's features {names} differ from the model's list {features}")
         self.features_ = list(features)
-        self._forest = None
         return self
 
 
@@ -542,8 +528,8 @@ class TLSRanker:
         if missing:
             raise TLSFinderError(f"pairs: missing column(s) {missing}")
         M = _feature_matrix(pairs, self.features, source="pairs")
-        p_dw = self.classifier.forest.predict(M)
-        y = self.regressor.forest.predict(M)
+        p_dw = self.classifier.predict_matrix(M)
+        y = self.regressor.predict_matrix(M)
         y_max = -np.log10(self.tls_splitting_max)
         return pd.DataFrame({
             "glass": pairs["glass"].reset_index(drop=True),  # a categorical stays one (cheap for 1e6+ rows)
@@ -561,12 +547,7 @@ class TLSRanker:
     # -- persistence ----------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the model folder (replaced as a whole: written beside it, then renamed)."""
-        from .io import provenance
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             self.classifier.save(tmp / "classifier.txt")
             self.regressor.save(tmp / "regressor.txt")
             meta = {
@@ -583,12 +564,6 @@ class TLSRanker:
                 "provenance": provenance(seed=self.seed),
             }
             (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
-            if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
 
     @classmethod
     def load(cls, path: str | Path) -> "TLSRanker":
@@ -630,7 +605,8 @@ def order_predictions(pred: pd.DataFrame, order: str = DEFAULTS["order"]) -> pd.
 def heuristic_ranking(pairs: pd.DataFrame) -> pd.DataFrame:
     """Ranking before any model: pairs crossed both ways first, then by increasing Delta_E.
 
-    This is the classical candidate rule (T_ij >= 1 and T_ji >= 1, seed 001) with
+    This is the classical candidate rule (T_ij >= 1 and T_ji >= 1; Mocanu et al. (2023),
+    "Microscopic observation of TLS in a metallic glass model") with
     the smallest energy differences first; predictions are NaN.
     """
     check_pairs_table(pairs, ("Delta_E", "Tij", "Tji"), source="pairs")
@@ -732,8 +708,6 @@ def train_from_files(pairs_paths, labels_path, out_dir, *, features=PUBLISHED_FE
 
 def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None) -> pd.DataFrame:
     """Rank all pairs with a model folder (``None``: the heuristic ranking) and write the ranking."""
-    from .io import write_parquet
-
     if model_dir is None:
         pairs = read_pairs(pairs_paths, ("Delta_E", "Tij", "Tji"))
         ranking = heuristic_ranking(pairs)
@@ -759,8 +733,6 @@ def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None) ->
 def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fraction: float = DEFAULTS["explore_fraction"],
                       min_p_dw: float = DEFAULTS["min_p_dw"], seed: int | np.random.Generator = 0, iteration: int | None = None,
                       tls_splitting_max: float = TLS_SPLITTING_MAX, yield_out=None):
-    from .io import write_parquet
-
     ranking_path = Path(ranking_path)
     if not ranking_path.exists():
         raise TLSFinderError(f"{ranking_path}: no such ranking table")
@@ -784,89 +756,7 @@ def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fractio
 
 
 def ml_setting(config: dict, key: str):
-    """``config["ml"][key]`` or its default (:data:`DEFAULTS`, plus the pairs window and loop inputs)."""
-    from .pairs import DEFAULT_DELTA_E_MAX
-
-    defaults = {**DEFAULTS, "delta_e_max": DEFAULT_DELTA_E_MAX, "pretrained_model": None, "initial_labels": None,
-                "params": None}
-    if key not in defaults:
-        raise TLSFinderError(f"unknown ml setting {key!r}; known: {sorted(defaults)}")
-    return (config.get("ml") or {}).get(key, defaults[key])
-
-
-def loop_inputs(config: dict, k: int) -> dict:
-    """Model and labels files iteration ``k`` uses (absent keys: none).
-
-    k = 0: the pretrained model (``ml.pretrained_model``) if any, else the
-    heuristic ranking; labels ``ml.initial_labels`` if any.  k >= 1: the model
-    trained in iteration k and the labels of ``results/loop/iter{k}``.
-    """
-    k = int(k)
-    if k == 0:
-        out = {}
-        if ml_setting(config, "pretrained_model"):
-            out["model"] = ml_setting(config, "pretrained_model")
-        if ml_setting(config, "initial_labels"):
-            out["labels"] = ml_setting(config, "initial_labels")
-        return out
-    return {"model": f"results/loop/iter{k}/model", "labels": f"results/loop/iter{k}/labels.parquet"}
-
-
-# ---------------------------------------------------------------------------
-# command line
-# ---------------------------------------------------------------------------
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser("train", help="train the DW classifier and splitting regressor on labelled pairs")
-    p.add_argument("--pairs", nargs="+", required=True, help="pairs table(s) (Parquet)")
-    p.add_argument("--labels", required=True, help="labels table (Parquet)")
-    p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"], help="share of glasses for early stopping")
-    p.add_argument("--sigma", type=float, default=DEFAULTS["sigma"], help="error width of -log10(splitting) in p_tls")
-    p.add_argument("--tls-splitting-max", type=float, default=TLS_SPLITTING_MAX)
-    p.add_argument("--order", choices=ORDERS, default=DEFAULTS["order"], help="default ranking order")
-    p.add_argument("--features", nargs="+", default=list(PUBLISHED_FEATURES))
-    p.add_argument("--weight-column", help="column of the labels table with sample weights")
-    p.add_argument("--params", type=json.loads, default=None, help='LightGBM overrides as JSON, e.g. \'{"num_leaves": 15}\'')
-    p.set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("rank", help="rank pairs by their predicted chance of being a TLS")
-    p.add_argument("--model", help="model folder (omit: heuristic ranking, bidirectional pairs by Delta_E)")
-    p.add_argument("--pairs", nargs="+", required=True, help="pairs table(s) (Parquet)")
-    p.add_argument("--out", required=True, help="ranking table to write (Parquet)")
-    p.add_argument("--order", choices=ORDERS, help="override the model's ranking order")
-    p.set_defaults(func=_cmd_rank)
-
-    p = sub.add_parser("select", help="choose the next pairs for NEB from a ranking and the labels so far")
-    p.add_argument("--ranking", required=True)
-    p.add_argument("--labels", help="labels so far (Parquet; omit: none)")
-    p.add_argument("--out", required=True, help="selected pairs (Parquet)")
-    p.add_argument("-k", type=int, default=DEFAULTS["k"], help="number of pairs")
-    p.add_argument("--explore-fraction", type=float, default=DEFAULTS["explore_fraction"])
-    p.add_argument("--min-p-dw", type=float, default=DEFAULTS["min_p_dw"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--iteration", type=int)
-    p.add_argument("--tls-splitting-max", type=float, default=TLS_SPLITTING_MAX)
-    p.add_argument("--yield-out", help="also write the per-iteration yield table here")
-    p.set_defaults(func=_cmd_select)
-
-
-def _cmd_train(args):
-    r = train_from_files(args.pairs, args.labels, args.out, features=args.features, weight_column=args.weight_column,
-                         seed=args.seed, val_fraction=args.val_fraction, sigma=args.sigma,
-                         tls_splitting_max=args.tls_splitting_max, order=args.order, params=args.params)
-    return {"out": args.out, **{k: r.info[k] for k in ("n_labels", "n_dw", "n_tls", "n_glasses", "train_seconds")}}
-
-
-def _cmd_rank(args):
-    ranking = rank_from_files(args.model, args.pairs, args.out, order=args.order)
-    return {"out": args.out, "pairs": len(ranking)}
-
-
-def _cmd_select(args):
-    sel, yld = select_from_files(args.ranking, args.labels, args.out, k=args.k, explore_fraction=args.explore_fraction,
-                                 min_p_dw=args.min_p_dw, seed=args.seed, iteration=args.iteration,
-                                 tls_splitting_max=args.tls_splitting_max, yield_out=args.yield_out)
-    return {"out": args.out, "selected": len(sel), "yield": yld.to_dict("records")}
+    """``config["ml"][key]`` or its schema default."""
+    if key not in DEFAULTS:
+        raise TLSFinderError(f"unknown ml setting {key!r}; known: {sorted(DEFAULTS)}")
+    return (config.get("ml") or {}).get(key, DEFAULTS[key])

@@ -5,7 +5,9 @@ Every model here is a smoothed pair potential of the form
     v_ij(r) = eps_ij * [a12 x^-12 - a6 x^-6 + c0 + c2 x^2 + c4 x^4],   x = r / sigma_ij,
 
 for r < x_c sigma_ij and zero beyond; the polynomial makes v, v' and v''
-vanish at the cutoff.  The same coefficients feed
+vanish at the cutoff.  The form and its evaluators are defined once in
+:mod:`tlsfinder.potentials`; a model adds the mixing rule (eps_ij, sigma_ij).
+The same coefficients feed
 
 * the LAMMPS set-up (:meth:`Model.lammps_commands`),
 * our own energy / forces / Hessian (:meth:`Model.energy_forces`, :meth:`Model.hessian`),
@@ -31,65 +33,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.spatial import cKDTree
 
 from . import TLSFinderError
-
-# --------------------------------------------------------------------------
-# The smoothed pair form shared by both models
-# --------------------------------------------------------------------------
-
-
-def smoothing_coefficients_lj(x_c: float) -> tuple[float, float, float]:
-    """C0, C2, C4 of the KA2 smoothing S(r) (seed 001 Eq. 2): V, V', V'' vanish at x_c."""
-    return (
-        10.0 / x_c**6 - 28.0 / x_c**12,
-        48.0 / x_c**14 - 15.0 / x_c**8,
-        6.0 / x_c**10 - 21.0 / x_c**16,
-    )
-
-
-def smoothing_coefficients_soft(x_c: float) -> tuple[float, float, float]:
-    """c0, c2, c4 of the PSS r^-12 potential (Ninarello et al. 2017) at cutoff x_c."""
-    return (-28.0 / x_c**12, 48.0 / x_c**14, -21.0 / x_c**16)
-
-
-@dataclass(frozen=True)
-class PairForm:
-    """Dimensionless shape u(x) = a12 x^-12 - a6 x^-6 + c0 + c2 x^2 + c4 x^4 for x < x_c."""
-
-    a12: float
-    a6: float
-    c0: float
-    c2: float
-    c4: float
-    x_c: float
-
-    def u(self, x):
-        x2 = x * x
-        ix6 = 1.0 / (x2 * x2 * x2)
-        return self.a12 * ix6 * ix6 - self.a6 * ix6 + self.c0 + self.c2 * x2 + self.c4 * x2 * x2
-
-    def du(self, x):
-        """du/dx."""
-        x2 = x * x
-        ix6 = 1.0 / (x2 * x2 * x2)
-        return (-12.0 * self.a12 * ix6 * ix6 + 6.0 * self.a6 * ix6) / x + 2.0 * self.c2 * x + 4.0 * self.c4 * x2 * x
-
-    def d2u(self, x):
-        """d^2u/dx^2."""
-        x2 = x * x
-        ix6 = 1.0 / (x2 * x2 * x2)
-        return (156.0 * self.a12 * ix6 * ix6 - 42.0 * self.a6 * ix6) / x2 + 2.0 * self.c2 + 12.0 * self.c4 * x2
-
-    def lepton(self, s: str, eps: str = "1.0") -> str:
-        """The same function as a Lepton expression in r, with sigma ``s`` and prefactor ``eps``."""
-        f = lambda v: repr(float(v))  # noqa: E731
-        return (
-            f"{eps}*({f(self.a12)}*({s}/r)^12-{f(self.a6)}*({s}/r)^6+{f(self.c0)}"
-            f"+{f(self.c2)}*(r/{s})^2+{f(self.c4)}*(r/{s})^4)"
-        )
-
+from .geometry import periodic_pairs
+from .io import atomic_path
+from .potentials import PairForm
 
 # --------------------------------------------------------------------------
 # Base class
@@ -168,15 +116,7 @@ class Model:
             raise TLSFinderError(
                 f"positions of shape {pos.shape} do not match {len(species)} particles of model {self.name}"
             )
-        wrapped = np.mod(pos, box)
-        # cKDTree's periodic mode wants coordinates strictly below boxsize.
-        wrapped[wrapped >= box] -= box[np.nonzero(wrapped >= box)[1]]
-        tree = cKDTree(wrapped, boxsize=box)
-        ij = tree.query_pairs(self.max_cutoff(species), output_type="ndarray")
-        i, j = ij[:, 0], ij[:, 1]
-        d = pos[j] - pos[i]
-        d -= box * np.round(d / box)
-        r = np.sqrt(np.einsum("ij,ij->i", d, d))
+        i, j, d, r = periodic_pairs(pos, box, self.max_cutoff(species))
         eps, sig = self.pair_params(species, i, j)
         keep = r < self.form.x_c * sig
         return i[keep], j[keep], d[keep], r[keep], eps[keep], sig[keep]
@@ -244,10 +184,11 @@ class Model:
 # KA2 ternary Lennard-Jones
 # --------------------------------------------------------------------------
 
-# Pair parameters of KA2 (seed 001 Table/Eq. 1; Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
+# Pair parameters of KA2 (Mocanu et al. (2023), "Microscopic observation of TLS in a metallic glass model",
+# Eq. 1; Parmar, Ozawa, Berthier, PRL 125, 085505 (2020)).
 KA2_EPS = np.array([[1.0, 1.5, 1.25], [1.5, 0.5, 1.0], [1.25, 1.0, 0.75]])
 KA2_SIGMA = np.array([[1.0, 0.8, 0.9], [0.8, 0.88, 0.84], [0.9, 0.84, 0.94]])
-# Composition A:B:C = 4:1:1 of KA2 as stated by Mocanu et al. (seed 001, section II.B: "A (large),
+# Composition A:B:C = 4:1:1 of KA2 as stated by Mocanu et al. (2023, section II.B: "A (large),
 # B (small), and C (medium), in a ratio A:B:C=4:1:1"), the model of Parmar, Ozawa, Berthier,
 # PRL 125, 085505 (2020), ref. [31] there.  N = 1200 gives 800:200:200.
 KA2_COMPOSITION = (4.0, 1.0, 1.0)
@@ -256,7 +197,7 @@ TYPE_NAMES = ("A", "B", "C")
 
 @dataclass
 class KA2(Model):
-    """Ternary Lennard-Jones KA2 with the C2-smooth cutoff of seed 001 (types A, B, C = 0, 1, 2)."""
+    """Ternary Lennard-Jones KA2 with the C2-smooth cutoff of Mocanu et al. (2023) (types A, B, C = 0, 1, 2)."""
 
     composition: tuple[float, float, float] = KA2_COMPOSITION  # ratios A:B:C, normalised
     x_c: float = 2.5
@@ -265,8 +206,7 @@ class KA2(Model):
 
     def __post_init__(self):
         self.name = "KA2"
-        c0, c2, c4 = smoothing_coefficients_lj(self.x_c)
-        self.form = PairForm(4.0, 4.0, 4.0 * c0, 4.0 * c2, 4.0 * c4, self.x_c)
+        self.form = PairForm.lennard_jones(self.x_c)
         comp = np.asarray(self.composition, dtype=float)
         if comp.shape != (3,) or np.any(comp < 0) or comp.sum() <= 0 or comp[2] == 0:
             raise TLSFinderError(
@@ -337,8 +277,6 @@ def write_table(path: Path, form: PairForm, npoints: int, inner: float = 0.5) ->
 
     Points are uniform in r^2 on [inner sigma_ab, x_c sigma_ab]; columns: index, r, E, F = -dE/dr.
     """
-    from .io import atomic_path
-
     chunks = ["# KA2 smoothed Lennard-Jones, written by tlsfinder.models.write_table\n"]
     for a in range(3):
         for b in range(a, 3):
@@ -398,8 +336,7 @@ class PSS(Model):
 
     def __post_init__(self):
         self.name = "PSS"
-        c0, c2, c4 = smoothing_coefficients_soft(self.x_c)
-        self.form = PairForm(1.0, 0.0, c0, c2, c4, self.x_c)
+        self.form = PairForm.soft_sphere(self.x_c)
         if not 0.0 < self.polydispersity < 0.5:
             raise TLSFinderError(f"model.polydispersity must be in (0, 0.5), got {self.polydispersity}")
         self.s_min, self.s_max = pss_diameter_bounds(self.polydispersity)
@@ -453,7 +390,8 @@ class PSS(Model):
 
 
 MODELS = {"KA2": KA2, "PSS": PSS}
-# N and number density of the papers (seed 001: KA2; seeds 002/003: PSS).
+# N and number density of the papers (KA2: Mocanu et al. (2023); PSS: Khomenko et al. (2021),
+# Ciarella et al. (2023)).
 MODEL_DEFAULTS = {"KA2": {"n": 1200, "density": 1.35}, "PSS": {"n": 1500, "density": 1.0}}
 
 

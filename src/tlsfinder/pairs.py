@@ -2,9 +2,10 @@
 
 Every pair of IS of a glass whose energy difference is inside a window becomes a
 candidate double well, including pairs the dynamics never crossed (then
-``Tij = Tji = 0``).  The features are those of the published ML search (seed 003,
-``data/tls_ml_exploration/README.md``), with the same names and meanings, so a
-model trained on the published tables applies to ours and back.
+``Tij = Tji = 0``).  The features are those of the published ML search
+(Ciarella et al. (2023), "Finding defects in glasses through machine learning",
+its TLS_ML_exploration data, ``data/tls_ml_exploration/README.md``), with the same
+names and meanings, so a model trained on the published tables applies to ours and back.
 
 Conventions.  Reduced LJ units (lengths sigma, energies eps).  Orthorhombic
 periodic box, every distance by the minimum image convention.  Inside a pair,
@@ -62,13 +63,15 @@ import pandas as pd
 from numba import njit
 
 from . import TLSFinderError
+from .geometry import minimum_image_jit
+from .schema import default
 
 log = logging.getLogger(__name__)
 
 #: Columns that identify a pair across all tables.
 PAIR_KEY = ("glass", "i", "j")
 
-#: The features of the published search, in its order (seed 003).
+#: The features of the published search, in its order (Ciarella et al. (2023)).
 PUBLISHED_FEATURES = (
     "displacement_0",
     "displacement_1",
@@ -85,8 +88,9 @@ PUBLISHED_FEATURES = (
 #: Columns of a pairs table written by :func:`pair_features`.
 PAIR_COLUMNS = PAIR_KEY + PUBLISHED_FEATURES + ("e_i", "e_j")
 
-#: Default Delta_E window (total energy, eps): the published search skipped pairs above 1.
-DEFAULT_DELTA_E_MAX = 1.0
+#: Default Delta_E window (total energy, eps; ``ml.delta_e_max``): the published search skipped
+#: pairs above 1.
+DEFAULT_DELTA_E_MAX = default("ml.delta_e_max")
 
 
 # ---------------------------------------------------------------------------
@@ -244,7 +248,7 @@ def _geometry_kernel(pos, lo, hi, box, out):  # pragma: no cover (compiled)
             q = 0.0
             for c in range(3):
                 d = pos[b, k, c] - pos[a, k, c]
-                d -= box[c] * np.rint(d * inv[c])
+                d = minimum_image_jit(d, box[c], inv[c])
                 q += d * d
             s2 += q
             s4 += q * q
@@ -268,11 +272,11 @@ def _geometry_kernel(pos, lo, hi, box, out):  # pragma: no cover (compiled)
             r = 0.0
             for c in range(3):
                 d0 = pos[b, k0, c] - pos[a, k0, c]
-                d0 -= box[c] * np.rint(d0 * inv[c])
+                d0 = minimum_image_jit(d0, box[c], inv[c])
                 dk = pos[b, kk, c] - pos[a, kk, c]
-                dk -= box[c] * np.rint(dk * inv[c])
+                dk = minimum_image_jit(dk, box[c], inv[c])
                 v = (pos[a, kk, c] + 0.5 * dk) - (pos[a, k0, c] + 0.5 * d0)
-                v -= box[c] * np.rint(v * inv[c])
+                v = minimum_image_jit(v, box[c], inv[c])
                 r += v * v
             out[p, col] = np.sqrt(r)
 
@@ -415,24 +419,3 @@ def pairs_from_files(
 
         write_parquet(out, df)
     return df
-
-
-# ---------------------------------------------------------------------------
-# command line
-# ---------------------------------------------------------------------------
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser("pairs", help="candidate pairs of IS of one glass and their features (Parquet)")
-    p.add_argument("--is-library", required=True, help="IS library written by 'tlsfinder explore' (is_library.h5)")
-    p.add_argument("--transitions", help="Parquet table i, j, count (default: no transitions)")
-    p.add_argument("--glass", required=True, help="glass name written to the 'glass' column, e.g. T0.617/g3")
-    p.add_argument("--delta-e-max", type=float, default=DEFAULT_DELTA_E_MAX, help="window N|e_i - e_j| (eps)")
-    p.add_argument("--out", required=True, help="output pairs table (Parquet)")
-    p.set_defaults(func=_cmd_pairs)
-
-
-def _cmd_pairs(args):
-    df = pairs_from_files(args.is_library, args.transitions, glass=args.glass, delta_e_max=args.delta_e_max,
-                          out=args.out)
-    return {"pairs": len(df), "out": args.out}

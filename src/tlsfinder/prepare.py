@@ -1,6 +1,7 @@
 """Glass preparation: equilibrium liquids at T_f by hybrid swap Monte Carlo / MD.
 
-Protocol (seed 001, section II.C): from a jittered lattice, melt at
+Protocol (Mocanu et al. (2023), "Microscopic observation of TLS in a metallic glass
+model", section II.C): from a jittered lattice, melt at
 ``melt_temperature``, then repeat blocks of ``md_steps`` Nose-Hoover NVT steps
 (dt = 0.005) followed by ``swaps_per_particle`` * N attempted swaps at T_f
 (:mod:`tlsfinder.swap`).  The final configuration is the glass sample; the next
@@ -33,10 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import TLSFinderError
+from . import TLSFinderError, paths
 from .engine import Engine
 from .io import Glass, provenance, write_glass, write_json, write_parquet
 from .models import KA2, Model, model_from_config
+from .schema import defaults
 from .seeding import stage_rng
 from .swap import SwapMC, SwapStats
 
@@ -45,20 +47,24 @@ log = logging.getLogger(__name__)
 SWAP_KINDS = {"KA2": ("AC", "BC"), "PSS": ("swap",)}
 
 
+_DEFAULTS = defaults("prepare")  # the config schema holds every default; the fields below only read them
+
+
 @dataclass
 class PrepareSettings:
-    """Protocol numbers (defaults: seed 001, section II.C)."""
+    """Protocol numbers (config section ``prepare``; defaults from the config schema, after
+    Mocanu et al. (2023), section II.C)."""
 
-    md_dt: float = 0.005
-    md_steps: int = 10  # MD steps per block
-    swaps_per_particle: float = 1.75  # attempted swaps per block, per particle
-    blocks: int = 2000  # swap/MD blocks at T_f
-    record_every: int = 20  # blocks between records of the time series
-    melt_temperature: float = 2.0
-    melt_steps: int = 2000
-    thermostat_damping: float = 0.5  # Nose-Hoover T damping (tau)
-    fs_q: float = 7.2  # wave number of F_s(q, t)
-    fs_start_fraction: float = 0.5  # F_s reference time as a fraction of the run
+    md_dt: float = _DEFAULTS["md_dt"]
+    md_steps: int = _DEFAULTS["md_steps"]  # MD steps per block
+    swaps_per_particle: float = _DEFAULTS["swaps_per_particle"]  # attempted swaps per block, per particle
+    blocks: int = _DEFAULTS["blocks"]  # swap/MD blocks at T_f
+    record_every: int = _DEFAULTS["record_every"]  # blocks between records of the time series
+    melt_temperature: float = _DEFAULTS["melt_temperature"]
+    melt_steps: int = _DEFAULTS["melt_steps"]
+    thermostat_damping: float = _DEFAULTS["thermostat_damping"]  # Nose-Hoover T damping (tau)
+    fs_q: float = _DEFAULTS["fs_q"]  # wave number of F_s(q, t)
+    fs_start_fraction: float = _DEFAULTS["fs_start_fraction"]  # F_s reference time as a fraction of the run
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "PrepareSettings":
@@ -177,15 +183,10 @@ def run_prepare(config: dict, temperature: float, glass_index: int, out_dir: str
     out = Path(out_dir)
     model = model_from_config(config["model"])
     settings = PrepareSettings.from_config(config.get("prepare", {}))
-    gid = glass_name(temperature, glass_index)
+    gid = paths.glass_id(temperature, glass_index)
     glass, thermo, summary = prepare_sample(model, temperature, settings, int(config["seed"]), glass_id=gid,
                                             config=config)
     write_parquet(out / "thermo.parquet", thermo)
     write_json(out / "summary.json", summary)
     write_glass(out / "glass.h5", glass)  # last: its presence marks the sample done
     return summary
-
-
-def glass_name(temperature: float, glass_index: int) -> str:
-    """The one spelling of a glass identifier: ``T<T_f>/g<index>``."""
-    return f"T{temperature:g}/g{glass_index}"

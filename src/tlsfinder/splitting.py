@@ -1,19 +1,21 @@
-"""Quantum splitting of a double well along a minimum energy path (seed 001 Sec. III.C).
+"""Quantum splitting of a double well along a minimum energy path.
+
+Mocanu et al. (2023), "Microscopic observation of TLS in a metallic glass model", Sec. III.C.
 
 The minimum energy path (MEP) between two inherent structures, as found by
 NEB, is treated as a 1D potential V(x) along its arc length x in the full
 3N-dimensional configuration space (all masses 1, so this is also the
 mass-weighted length).  With xi = x / d in [0, 1] and d the total path length,
-seed 001 Eq. 10 in reduced units with hbar = 1 reads
+their Eq. 10 in reduced units with hbar = 1 reads
 
     -1 / (2 m~ d^2) psi''(xi) + V(xi) psi(xi) = e psi(xi),     m~ = m eps sigma^2 / hbar^2,
 
-energies in eps, lengths in sigma.  We solve it exactly as the seed does:
+energies in eps, lengths in sigma.  We solve it as that paper does:
 
 * V(x) is a cubic spline through the image energies (default: clamped, V' = 0
   at both ends, because NEB endpoints are minima);
 * the grid is uniform with spacing d / N_xi (N_xi = 2000) on [0, d];
-* the potential is *continued beyond both minima* (seed 001 Fig. 5) so that the
+* the potential is *continued beyond both minima* (their Fig. 5) so that the
   low states do not feel the ends of the path.  ``continuation="cubic"``
   (default) extrapolates the end pieces of the spline (third-order Taylor
   polynomial at each minimum, made monotone if it would turn over);
@@ -39,7 +41,7 @@ energies in eps, lengths in sigma.  We solve it exactly as the seed does:
   of e1..e5 by less than ``conv_rtol * (e5 - e1)``.  Unconverged double wells
   are flagged, never dropped.
 
-Conventions (seed 001): the lower minimum is put on the left (the path is
+Conventions (Mocanu et al. (2023)): the lower minimum is put on the left (the path is
 reversed if needed; column ``reversed``), energies are measured from it.
 
 * V_a: forward barrier V_TS - V_1; Delta V = V_2 - V_1 >= 0; V_b = V_a - Delta V / 2.
@@ -58,13 +60,12 @@ reversed if needed; column ``reversed``), energies are measured from it.
   ``wkb_ok`` is False when a level lies above the barrier top or below the
   upper minimum (no turning point on one side); the WKB numbers are then
   computed with S = 0 or with the integral stopped at the upper minimum.
-* E ~ sqrt(Delta^2 + Delta_0^2) holds within the accuracy of WKB (seed 001
+* E ~ sqrt(Delta^2 + Delta_0^2) holds within the accuracy of WKB (Mocanu et al.
   Fig. 6a; Delta_0 of Eq. 15 exceeds the exact symmetric splitting by about
   pi / 2 because its prefactor e_bar ~ hbar w / 2 replaces hbar w / pi).
 
-Pair geometry (seed 001): :func:`rms_distance` is d of Eq. 7 (divided by N),
-:func:`participation_ratio` is PR of Eq. 16, both from the minimum-image
-displacements of the two minima (:func:`displacements`).
+Pair geometry (d of Eq. 7, PR of Eq. 16, minimum-image displacements) lives in
+:mod:`tlsfinder.geometry`.
 
 Path files (:func:`read_path`): CSV or Parquet with a column ``energy`` (total
 potential energy, eps; aliases ``E``, ``V``) and either ``s`` (arc length
@@ -101,7 +102,6 @@ n_interior_minima   local minima of the spline strictly inside the path
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 from dataclasses import dataclass, field
@@ -113,7 +113,8 @@ import scipy.sparse.linalg as sla
 from scipy.interpolate import CubicSpline
 
 from . import TLSFinderError
-from .units import PRESETS, UnitPreset, custom_preset, get_preset, rate_to_per_second
+from .geometry import displacements
+from .units import UnitPreset, rate_to_per_second
 
 N_XI = 2000
 N_LEVELS = 5
@@ -126,35 +127,6 @@ def _gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
     """256-point Gauss-Legendre nodes and weights on [0, 1] (computed on first use: ~0.5 s)."""
     x, w = np.polynomial.legendre.leggauss(256)
     return 0.5 * (x + 1.0), 0.5 * w
-
-# --------------------------------------------------------------------------
-# Pair geometry (Eqs. 7 and 16)
-# --------------------------------------------------------------------------
-
-
-def displacements(pos_a, pos_b, box) -> np.ndarray:
-    """Per-particle displacement vectors b - a (N, 3) with the minimum image convention."""
-    d = np.asarray(pos_b, dtype=float) - np.asarray(pos_a, dtype=float)
-    box = np.asarray(box, dtype=float)
-    return d - box * np.round(d / box)
-
-
-def rms_distance(disp) -> float:
-    """d_ab of seed 001 Eq. 7: sqrt(sum_i |d_i|^2 / N) (sigma), from the (N, 3) :func:`displacements`.
-
-    The one definition of the distance between two configurations: pair geometry here and in
-    :mod:`tlsfinder.neb`, IS identity in :mod:`tlsfinder.explore`.
-    """
-    disp = np.asarray(disp, dtype=float)
-    return float(np.sqrt(np.sum(disp * disp) / len(disp)))
-
-
-def participation_ratio(disp) -> float:
-    """PR of seed 001 Eq. 16: (sum_i d_i^2)^2 / sum_i d_i^4, between 1 and N."""
-    d2 = np.sum(np.asarray(disp, dtype=float) ** 2, axis=-1)
-    s4 = float(np.sum(d2 * d2))
-    return float(np.sum(d2) ** 2 / s4) if s4 > 0 else float("nan")
-
 
 # --------------------------------------------------------------------------
 # Paths
@@ -812,67 +784,3 @@ def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuat
         row[f"Gamma_per_s_{p.name}"] = float(rate_to_per_second(r.Gamma, p)) if p.has_si else float("nan")
         row[f"is_TLS_{p.name}"] = bool(p.is_tls(r.E))
     return row
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-def add_cli(subparsers) -> None:
-    """Register ``tlsfinder splitting``."""
-    p = subparsers.add_parser(
-        "splitting",
-        help="quantum splitting E and TLS parameters of double wells from path files",
-        description="Solve the 1D Schroedinger equation along minimum energy paths (seed 001 Eq. 10) "
-        "and write one row per path file with E, Delta, Delta_0, Gamma, V_a, Delta_V, V_b, w1, w2, w_TS "
-        "for each unit preset.",
-    )
-    p.add_argument("paths", nargs="+", help="path files: CSV/Parquet (energy + s or xi) or extended XYZ")
-    p.add_argument("--model", default="KA2", choices=sorted(PRESETS), help="model whose unit presets apply (KA2)")
-    p.add_argument("--preset", action="append", dest="presets", metavar="NAME",
-                   help="unit preset (repeatable; default: all presets of the model)")
-    p.add_argument("--m-tilde", type=float, help="custom effective mass m eps sigma^2 / hbar^2 instead of presets")
-    p.add_argument("--kT-Q", type=float, dest="kT_Q", help="TLS threshold (eps) for --m-tilde (default 2 pi / m~)")
-    p.add_argument("--n-xi", type=int, default=N_XI, help="grid intervals along the path (2000)")
-    p.add_argument("--continuation", default="cubic", choices=CONTINUATIONS)
-    p.add_argument("--bc", default="clamped", choices=("clamped", "not-a-knot", "natural"),
-                   help="spline end condition (clamped: the ends are minima)")
-    p.add_argument("--path-length", type=float, help="path length d (sigma) for files with an 'xi' column")
-    p.add_argument("--no-check", action="store_true", help="skip the N_xi-doubling convergence check")
-    p.add_argument("-o", "--output", help="write the table here (.parquet or .csv); default: print it")
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    if args.m_tilde is not None:
-        presets = [custom_preset("custom", args.model, m_tilde=args.m_tilde, kT_Q=args.kT_Q)]
-    else:
-        names = args.presets or sorted(PRESETS[args.model])
-        presets = [get_preset(args.model, n) for n in names]
-    rows = []
-    for f in args.paths:
-        mep = read_path(f, args.path_length)
-        row = {"path_file": str(f)}
-        row.update(analyse_mep(mep, presets, args.n_xi, args.continuation, args.bc, not args.no_check))
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    if args.output:
-        from .io import atomic_path
-
-        out = Path(args.output)
-        with atomic_path(out) as tmp:
-            if out.suffix.lower() == ".csv":
-                df.to_csv(tmp, index=False)
-            else:
-                df.to_parquet(tmp, index=False)
-        print(f"wrote {len(df)} row(s) to {out}")
-    else:
-        cols = ["path_file", "d_path", "V_a", "Delta_V"]
-        for p in presets:
-            cols += [f"E_{p.name}", f"converged_{p.name}", f"is_TLS_{p.name}"]
-        with pd.option_context("display.width", 200, "display.max_columns", 50):
-            print(df[cols].to_string(index=False))
-    return 0

@@ -30,9 +30,10 @@ import numba
 import numpy as np
 from numba.core import types as nbtypes
 from numba.extending import overload
-from scipy.spatial import cKDTree
 
+from .geometry import periodic_pairs
 from .models import KA2, KA2_EPS, KA2_SIGMA, PSS, Model
+from .potentials import energy_x
 
 
 @dataclass
@@ -55,27 +56,14 @@ class SwapStats:
 def neighbor_list(positions: np.ndarray, box: np.ndarray, cutoff: float):
     """Full neighbour list in CSR form: (start (N+1,), neighbours, distances)."""
     n = len(positions)
-    wrapped = np.mod(positions, box)
-    wrapped[wrapped >= box] -= box[np.nonzero(wrapped >= box)[1]]
-    tree = cKDTree(wrapped, boxsize=box)
-    ij = tree.query_pairs(cutoff, output_type="ndarray")
-    d = positions[ij[:, 1]] - positions[ij[:, 0]]
-    d -= box * np.round(d / box)
-    r = np.sqrt(np.einsum("ij,ij->i", d, d))
-    a = np.concatenate([ij[:, 0], ij[:, 1]])
-    b = np.concatenate([ij[:, 1], ij[:, 0]])
+    i, j, _, r = periodic_pairs(positions, box, cutoff)
+    a = np.concatenate([i, j])
+    b = np.concatenate([j, i])
     rr = np.concatenate([r, r])
     order = np.argsort(a, kind="stable")
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(a, minlength=n), out=start[1:])
     return start, b[order].astype(np.int64), rr[order]
-
-
-@numba.njit(cache=True)
-def _u(x, a12, a6, c0, c2, c4):
-    x2 = x * x
-    ix6 = 1.0 / (x2 * x2 * x2)
-    return a12 * ix6 * ix6 - a6 * ix6 + c0 + c2 * x2 + c4 * x2 * x2
 
 
 def _pair(s, s_k, params):
@@ -112,10 +100,10 @@ def _particle_delta(p, other, s_old, s_new, species, params, start, nbr, dist, f
         sk = species[k]
         e_new, s_new_k = _pair(s_new, sk, params)
         if r < xc * s_new_k:
-            de += e_new * _u(r / s_new_k, a12, a6, c0, c2, c4)
+            de += e_new * energy_x(r / s_new_k, a12, a6, c0, c2, c4)
         e_old, s_old_k = _pair(s_old, sk, params)
         if r < xc * s_old_k:
-            de -= e_old * _u(r / s_old_k, a12, a6, c0, c2, c4)
+            de -= e_old * energy_x(r / s_old_k, a12, a6, c0, c2, c4)
     return de
 
 

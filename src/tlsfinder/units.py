@@ -2,7 +2,8 @@
 
 Everything in tlsfinder is computed in reduced units (energy eps, length sigma,
 mass m, k_B = 1).  Quantum mechanics enters through one dimensionless number,
-the effective mass of seed 001 Eq. 11,
+the effective mass of Mocanu et al. (2023), "Microscopic observation of TLS in a
+metallic glass model", Eq. 11,
 
     m~ = m eps sigma^2 / hbar^2,
 
@@ -11,7 +12,7 @@ so that with hbar = 1 the 1D Schroedinger equation along a path of length d
 and hbar omega = omega_red / sqrt(m~) with omega_red = sqrt(V'') the classical
 angular frequency in units of 1/tau, tau = sigma sqrt(m/eps).
 
-The quantum temperature (seed 001 Eq. 9), T_Q = 2 pi hbar^2 / (m sigma^2 k_B),
+The quantum temperature (Mocanu et al. (2023) Eq. 9), T_Q = 2 pi hbar^2 / (m sigma^2 k_B),
 is in reduced units  k_B T_Q / eps = 2 pi / m~.  A double well is a TLS in a
 preset when its splitting E < k_B T_Q (the preset's ``kT_Q``, in eps).
 
@@ -20,21 +21,25 @@ Presets (``PRESETS[model][name]``):
 ===== ====== ============ ========== ============= ====== ========= =====================
 model name   sigma (m)    eps/k_B (K) m (kg)        m~     kT_Q (eps) source
 ===== ====== ============ ========== ============= ====== ========= =====================
-KA2   Ar     3.405e-10    125.2      6.634e-26     1200   0.005     seed 001 III.C, IV.B
-KA2   NiP    2.21e-10     934        9.266e-26     5250   0.0012    seed 001 III.C, IV.B
-PSS   Ar     --           --         --            4189*  0.0015    seed 002 Sec. II
-PSS   NiP    --           --         --            31416* 0.0002    seed 002 Sec. II
+KA2   Ar     3.405e-10    125.2      6.634e-26     1200   0.005     [M] III.C, IV.B
+KA2   NiP    2.21e-10     934        9.266e-26     5250   0.0012    [M] III.C, IV.B
+PSS   Ar     --           --         --            4189*  0.0015    [K] Sec. II
+PSS   NiP    --           --         --            31416* 0.0002    [K] Sec. II
 ===== ====== ============ ========== ============= ====== ========= =====================
 
-The KA2 values of m~ and kT_Q are the rounded numbers seed 001 uses (the exact
+[M] Mocanu et al. (2023); [K] Khomenko, Reichman, Zamponi, "Relationship between two-level
+systems and quasilocalized normal modes in glasses", Phys. Rev. Materials 5, 055602 (2021).
+
+The KA2 values of m~ and kT_Q are the rounded numbers Mocanu et al. (2023) use (the exact
 values from its SI constants are m~ = 1195.6 and 5247.5, 2 pi / m~ = 0.00526
 and 0.00120; ``UnitPreset.m_tilde_si`` and ``kT_Q_eq9`` return them).
-(*) Seed 002 gives only the PSS thresholds E < 0.0015 (argon) and E < 0.0002
-(NiP); it does not state m~ nor the SI scales of the PSS mapping.  We take
+(*) Khomenko et al. (2021) give only the PSS thresholds E < 0.0015 (argon) and E < 0.0002
+(NiP); they state neither m~ nor the SI scales of the PSS mapping.  We take
 m~ = 2 pi / kT_Q (Eq. 9 in reduced units); override with a custom preset
 (:func:`custom_preset`) if the original mapping (Khomenko et al., PRL 124,
-225901 (2020)) is known to differ.  The published ML data (seed 003) use the
-threshold 0.00151 for PSS argon.
+225901 (2020)) is known to differ.  The published ML data (Ciarella et al. (2023),
+"Finding defects in glasses through machine learning", TLS_ML_exploration) use
+the threshold 0.00151 for PSS argon.
 
 Functions convert the reduced results to SI: :func:`n0_to_si` (TLS density
 n0 in eps^-1 sigma^-3 to J^-1 m^-3), :func:`energy_to_kelvin`,
@@ -96,13 +101,13 @@ class UnitPreset:
 
     @property
     def m_tilde_si(self) -> float:
-        """m eps sigma^2 / hbar^2 from the SI scales (seed 001 Eq. 11)."""
+        """m eps sigma^2 / hbar^2 from the SI scales (Mocanu et al. (2023) Eq. 11)."""
         self._need_si("m~")
         return self.mass_kg * self.eps_J * self.sigma_m**2 / HBAR**2
 
     @property
     def kT_Q_eq9(self) -> float:
-        """2 pi / m~: k_B T_Q / eps from seed 001 Eq. 9 with this preset's ``m_tilde``."""
+        """2 pi / m~: k_B T_Q / eps from Mocanu et al. (2023) Eq. 9 with this preset's ``m_tilde``."""
         return 2.0 * math.pi / self.m_tilde
 
     @property
@@ -126,21 +131,23 @@ PRESETS: dict[str, dict[str, UnitPreset]] = {
     "KA2": {
         "Ar": UnitPreset(
             "Ar", "KA2", m_tilde=1200.0, kT_Q=0.005, sigma_m=3.405e-10, eps_K=125.2, mass_kg=6.634e-26,
-            source="seed 001 Sec. III.C (m~, k_B T_Q) and IV.B (sigma, eps, m)",
+            source="Mocanu et al. (2023) Sec. III.C (m~, k_B T_Q) and IV.B (sigma, eps, m)",
         ),
         "NiP": UnitPreset(
             "NiP", "KA2", m_tilde=5250.0, kT_Q=0.0012, sigma_m=2.21e-10, eps_K=934.0, mass_kg=9.266e-26,
-            source="seed 001 Sec. III.C (m~, k_B T_Q) and IV.B (sigma, eps, m)",
+            source="Mocanu et al. (2023) Sec. III.C (m~, k_B T_Q) and IV.B (sigma, eps, m)",
         ),
     },
     "PSS": {
         "Ar": UnitPreset(
             "Ar", "PSS", m_tilde=2.0 * math.pi / 0.0015, kT_Q=0.0015,
-            source="seed 002 Sec. II (threshold E < 0.0015); m~ = 2 pi / kT_Q by Eq. 9 (not stated in the seed)",
+            source="Khomenko et al. (2021) Sec. II (threshold E < 0.0015); "
+                   "m~ = 2 pi / kT_Q by Eq. 9 (not stated there)",
         ),
         "NiP": UnitPreset(
             "NiP", "PSS", m_tilde=2.0 * math.pi / 0.0002, kT_Q=0.0002,
-            source="seed 002 Sec. II (threshold E < 0.0002); m~ = 2 pi / kT_Q by Eq. 9 (not stated in the seed)",
+            source="Khomenko et al. (2021) Sec. II (threshold E < 0.0002); "
+                   "m~ = 2 pi / kT_Q by Eq. 9 (not stated there)",
         ),
     },
 }

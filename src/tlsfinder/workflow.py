@@ -1,8 +1,12 @@
-"""Glue between Snakemake and the package: one place for what every rule needs.
+"""Glue between Snakemake and the package: job logging and the loop's input functions.
 
-* :func:`glasses` - the (T_f, index) list of a config, spelled one way.
-* :func:`script_logging` - send a job's progress to its ``log:`` file.
-* :func:`run_script` - run a step, turning TLSFinderError into a one-line error in the log.
+Rules (``rules/*.smk``) stay thin: paths come from :mod:`tlsfinder.paths`, the science
+from the package, and each job's settings from its rule's ``params:`` (so Snakemake
+sees which config keys a job depends on and the config is validated once, when the
+workflow loads).
+
+The loop's input functions walk the iterations with a plain loop (no recursion), so
+rebuilding the DAG after a checkpoint stays cheap however many iterations have run.
 """
 
 from __future__ import annotations
@@ -11,29 +15,11 @@ import logging
 import sys
 from contextlib import contextmanager
 
+import pandas as pd
 
-def tf_label(tf: float) -> str:
-    """T_f as it appears in paths (``0.617`` -> ``"0.617"``)."""
-    return f"{float(tf):g}"
-
-
-def n_glasses(config: dict) -> list[int]:
-    """N_g for each T_f (``prepare.n_glasses`` is one number or one per temperature)."""
-    from . import TLSFinderError
-
-    prep = config["prepare"]
-    ng = prep["n_glasses"]
-    ng = [int(ng)] * len(prep["temperatures"]) if isinstance(ng, int) else [int(x) for x in ng]
-    if len(ng) != len(prep["temperatures"]):
-        raise TLSFinderError(f"prepare.n_glasses has {len(ng)} entries but prepare.temperatures has "
-                             f"{len(prep['temperatures'])}")
-    return ng
-
-
-def glasses(config: dict) -> list[tuple[str, int]]:
-    """All (T_f label, glass index) pairs of the config."""
-    return [(tf_label(tf), g) for tf, ng in zip(config["prepare"]["temperatures"], n_glasses(config))
-            for g in range(ng)]
+from . import TLSFinderError, paths
+from .config import glasses, ml_inputs, tf_labels
+from .loop import LoopSettings, n_batches, read_decision
 
 
 @contextmanager
@@ -57,70 +43,96 @@ def script_logging(log_path: str | None):
 
 
 def run_script(snakemake, func) -> None:
-    """Run ``func(snakemake, logger)`` with logging to the rule's log; user errors exit cleanly."""
-    from . import TLSFinderError
-    from .config import validate_config
+    """Run ``func(snakemake, settings, logger)`` with logging to the rule's log; user errors exit cleanly.
 
+    ``settings`` is the rule's ``params:`` as a dict: the config sections and keys the rule
+    declared (already validated and filled with defaults when the workflow loaded).
+    """
     log_path = snakemake.log[0] if len(snakemake.log) else None
     with script_logging(log_path) as logger:
         try:
-            config = validate_config(dict(snakemake.config))
-            func(snakemake, config, logger)
+            func(snakemake, dict(snakemake.params.items()), logger)
         except TLSFinderError as exc:
             logger.error("%s", exc)
             sys.exit(1)
 
 
+def input_list(snakemake, name: str) -> list[str]:
+    """Named input ``name`` as a list of paths.
+
+    Snakemake hands a named input of one file to the script as a plain string, so
+    ``list(snakemake.input.x)`` would split a single path into characters.
+    """
+    if name not in snakemake.input.keys():
+        return []
+    value = snakemake.input[name]
+    return [value] if isinstance(value, str) else list(value)
+
+
 # ---------------------------------------------------------------------------
-# The loop's input functions.  ``checkpoints`` is Snakemake's checkpoints object;
-# the iterations are walked with a plain loop (no recursion), so rebuilding the DAG
-# after a checkpoint stays cheap however many iterations have run.
+# The loop.  ``checkpoints`` is Snakemake's checkpoints object.
+#
+# Order matters on a fresh invocation after a kill: Snakemake re-evaluates the inputs of a job
+# only when a checkpoint that job itself asked for is known to be complete.  A job created while
+# another one is being re-evaluated (merge_labels of iteration k + 1, created when the report asks
+# for decision k) is not revisited for checkpoints it asks for in turn.  So every walker below
+# asks for iteration k's selection *before* its decision: by the time merge_labels(k + 1) is
+# created, the selection of iteration k is already known and its batches resolve to real files
+# instead of a pending placeholder.
 # ---------------------------------------------------------------------------
 
 
 def loop_n_batches(checkpoints, config: dict, k: int) -> int:
     """Number of NEB jobs of iteration k (known once its selection exists)."""
-    import pandas as pd
-
-    from .loop import LoopSettings, n_batches
-
     selected = checkpoints.ml_select.get(k=k).output.selected
     return n_batches(len(pd.read_parquet(selected, columns=["i"])), LoopSettings.from_config(config).batch_size)
 
 
 def neb_batches(checkpoints, config: dict, k: int) -> list[str]:
     """NEB batch tables of iteration k."""
-    return [f"results/loop/iter{k}/neb/batch{b}.parquet" for b in range(loop_n_batches(checkpoints, config, k))]
+    return [paths.fill(paths.NEB_TABLE, k=k, b=b) for b in range(loop_n_batches(checkpoints, config, k))]
+
+
+def loop_inputs(config: dict, k: int) -> dict[str, str]:
+    """Model and labels iteration k starts from (absent keys: none).
+
+    k = 0: the pretrained model (``ml.pretrained_model``) and initial labels
+    (``ml.initial_labels``) if the config names them; without a model the ranking is
+    the heuristic.  k >= 1: the model trained in iteration k on the labels gathered
+    by iterations < k.
+    """
+    k = int(k)
+    if k == 0:
+        return ml_inputs(config)
+    return {"model": paths.fill(paths.MODEL, k=k), "labels": paths.fill(paths.LABELS, k=k)}
 
 
 def previous_labels(config: dict, k: int) -> list[str]:
     """Labels iteration k started from (none, or ml.initial_labels, at k = 0)."""
-    from .ml import loop_inputs
-
     labels = loop_inputs(config, k).get("labels")
     return [labels] if labels else []
 
 
-def final_iteration(checkpoints) -> int:
-    """Last iteration that runs: walk the decisions until one says stop."""
-    from .loop import read_decision
-
+def final_iteration(checkpoints, config: dict) -> int:
+    """Last iteration that runs: walk the decisions until one says stop (selections first, see above)."""
     k = 0
-    while not read_decision(checkpoints.loop_decide.get(k=k).output.decision)["stop"]:
+    while True:
+        neb_batches(checkpoints, config, k)
+        if read_decision(checkpoints.loop_decide.get(k=k).output.decision)["stop"]:
+            return k
         k += 1
-    return k
 
 
 def loop_outputs(checkpoints, config: dict) -> dict[str, list[str]]:
     """Everything the finished loop produced."""
-    last = final_iteration(checkpoints)
+    last = final_iteration(checkpoints, config)
     iters = range(last + 1)
     return {
-        "labels": [f"results/loop/iter{last + 1}/labels.parquet"],
-        "decisions": [f"results/loop/iter{k}/decision.json" for k in iters],
-        "rankings": [f"results/loop/iter{k}/ranking.parquet" for k in iters],
-        "selected": [f"results/loop/iter{k}/selected.parquet" for k in iters],
-        "yields": [f"results/loop/iter{k}/yield.parquet" for k in iters],
+        "labels": [paths.fill(paths.LABELS, k=last + 1)],
+        "decisions": [paths.fill(paths.DECISION, k=k) for k in iters],
+        "rankings": [paths.fill(paths.RANKING, k=k) for k in iters],
+        "selected": [paths.fill(paths.SELECTED, k=k) for k in iters],
+        "yields": [paths.fill(paths.YIELD, k=k) for k in iters],
         "neb": [f for k in iters for f in neb_batches(checkpoints, config, k)],
     }
 
@@ -129,16 +141,16 @@ def report_inputs(checkpoints, config: dict) -> dict[str, list[str]]:
     """Inputs of rule report (keys: tlsfinder.report.REPORT_INPUT_KEYS)."""
     lo = loop_outputs(checkpoints, config)
     last = len(lo["decisions"]) - 1
-    tfs = [tf_label(t) for t in config["prepare"]["temperatures"]]
+    tfs = tf_labels(config)
     gl = glasses(config)
     return {
         "neb": lo["neb"],
-        "glasses": [f"results/explore/T{tf}/glasses.parquet" for tf in tfs],
-        "n_is": [f"results/explore/T{tf}/n_is.parquet" for tf in tfs],
-        "persistence": [f"results/explore/T{tf}/persistence.parquet" for tf in tfs],
-        "timeseries": [f"results/explore/T{tf}/g{g}/timeseries.parquet" for tf, g in gl],
-        "libraries": [f"results/explore/T{tf}/g{g}/is_library.h5" for tf, g in gl],
+        "glasses": paths.per_tf(paths.GLASSES_TABLE, tfs),
+        "n_is": paths.per_tf(paths.N_IS, tfs),
+        "persistence": paths.per_tf(paths.PERSISTENCE, tfs),
+        "timeseries": paths.per_glass(paths.TIMESERIES, gl),
+        "libraries": paths.per_glass(paths.IS_LIBRARY, gl),
         "ranking": lo["rankings"],
-        "labels": [f"results/loop/iter{k}/labels.parquet" for k in range(1, last + 2)],
+        "labels": [paths.fill(paths.LABELS, k=k) for k in range(1, last + 2)],
         "yields": lo["yields"],
     }

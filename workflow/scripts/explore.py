@@ -2,14 +2,18 @@
 
 from pathlib import Path
 
+from tlsfinder import paths
 from tlsfinder.explore import run_explore
-from tlsfinder.prepare import glass_name
 from tlsfinder.workflow import run_script
 
 
 def main(snakemake, config, log):
     tf, g = float(snakemake.wildcards.tf), int(snakemake.wildcards.g)
-    gid = glass_name(tf, g)
+    gid = paths.glass_id(tf, g)
+    # how often the job saves itself is not a param (changing it must not rerun explorations)
+    every = snakemake.config.get("explore", {}).get("checkpoint_seconds")
+    if every is not None:
+        config = {**config, "explore": {**config["explore"], "checkpoint_seconds": every}}
     log.info("exploring glass %s at T_exp=%g (%s protocol)", gid, config["explore"]["temperature"],
              config["explore"]["protocol"])
     s = run_explore(config, snakemake.input.glass, Path(snakemake.output.library).parent, gid)

@@ -1,12 +1,12 @@
 """Snakemake adapter: candidate pairs of one glass and their features (rule ``pairs``)."""
 
+from tlsfinder import paths
 from tlsfinder.pairs import pairs_from_files
-from tlsfinder.prepare import glass_name
 from tlsfinder.workflow import run_script
 
 
 def main(snakemake, config, log):
-    glass = glass_name(float(snakemake.wildcards.tf), int(snakemake.wildcards.g))
+    glass = paths.glass_id(snakemake.wildcards.tf, snakemake.wildcards.g)
     df = pairs_from_files(snakemake.input.library, snakemake.input.transitions, glass=glass,
                           delta_e_max=float(snakemake.params.delta_e_max), out=snakemake.output.pairs)
     crossed = int(((df["Tij"] > 0) | (df["Tji"] > 0)).sum())

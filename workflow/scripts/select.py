@@ -7,7 +7,7 @@ from tlsfinder.workflow import run_script
 
 def main(snakemake, config, log):
     k = int(snakemake.wildcards.k)
-    if config["loop"]["mode"] == "classical":
+    if config["mode"] == "classical":
         import pandas as pd
 
         from tlsfinder.io import write_parquet

@@ -1,8 +1,12 @@
-"""Subcommands of the foundation: ``models``, ``validate-config``, ``prepare``."""
+"""``tlsfinder models``, ``validate-config``, ``prepare``: the foundation."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..config import load_config
+from ..models import KA2_EPS, KA2_SIGMA, TYPE_NAMES, model_from_config
+from ..prepare import run_prepare
 
 
 def add_cli(sub) -> None:
@@ -23,17 +27,12 @@ def add_cli(sub) -> None:
 
 
 def cmd_models(args):
-    from .config import load_config
-    from .models import model_from_config
-
     cfgs = [load_config(args.config)["model"]] if args.config else [{"name": "KA2"}, {"name": "PSS"}]
     out = []
     for cfg in cfgs:
         m = model_from_config(cfg)
         d = {**m.to_config(), "box_length": m.box_length, "pair_form": m.form.__dict__, "max_cutoff": m.max_cutoff()}
         if m.name == "KA2":
-            from .models import KA2_EPS, KA2_SIGMA, TYPE_NAMES
-
             d["counts"] = dict(zip(TYPE_NAMES, m.counts.tolist()))
             d["pairs"] = {f"{TYPE_NAMES[a]}{TYPE_NAMES[b]}": {"eps": KA2_EPS[a, b], "sigma": KA2_SIGMA[a, b]}
                           for a in range(3) for b in range(a, 3)}
@@ -44,13 +43,8 @@ def cmd_models(args):
 
 
 def cmd_validate(args):
-    from .config import load_config
-
     return load_config(args.config)
 
 
 def cmd_prepare(args):
-    from .config import load_config
-    from .prepare import run_prepare
-
     return run_prepare(load_config(args.config), args.tf, args.glass, args.out)

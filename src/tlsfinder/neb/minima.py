@@ -1,0 +1,128 @@
+"""Minima of the NEB's force field: tight minimisation, Hessian eigenvalues, and comparing or
+aligning two minima of one periodic glass."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+from scipy.optimize import minimize as _scipy_minimize
+
+from ..geometry import displacements
+from .forcefield import BatchForceField
+
+
+@dataclass
+class Minimum:
+    """A minimised configuration and how the minimisation went."""
+
+    positions: np.ndarray
+    energy: float  # total (eps)
+    fmax: float  # max |F| component (eps/sigma)
+    converged: bool  # fmax <= the asked ftol
+    evaluations: int  # single-configuration force evaluations used
+
+
+def minimize(ff: BatchForceField, positions, ftol: float = 1e-10, maxiter: int = 50000, newton: bool = True,
+             slot="min") -> Minimum:
+    """Minimise the energy from ``positions``: L-BFGS to max |F| ~ 1e-7, then Newton
+    steps with the model's analytic Hessian until max |F| <= ``ftol``.
+
+    The Newton steps solve (H + mu) dx = F with mu = 1e-9 (the three
+    translation modes have zero curvature and no force); a step is accepted
+    only if it lowers the energy or the force.  ``converged``: max |F| <=
+    ``ftol``; whether the point is a minimum and not a saddle is not checked here
+    (:func:`lowest_eigenvalues`, :func:`saddle_check`).
+    """
+    x0 = np.array(positions, dtype=float)
+    n0 = ff.n_evaluations
+    ff.reset()
+
+    def fun(x):
+        e, f = ff.energy_forces(x.reshape(-1, 3), slot)
+        return e, -f.ravel()
+
+    tol_lbfgs = max(ftol, 1e-7) if newton else ftol
+    res = _scipy_minimize(fun, x0.ravel(), jac=True, method="L-BFGS-B",
+                          options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": tol_lbfgs, "ftol": 1e-16,
+                                   "maxcor": 30})
+    x = res.x.reshape(-1, 3)
+    e, f = ff.energy_forces(x, slot)
+    if newton:
+        for _ in range(8):
+            fm = float(np.abs(f).max())
+            if fm <= ftol:
+                break
+            h = ff.model.hessian(x, ff.box, ff.species).tocsc()
+            dx = sla.spsolve(h + 1e-9 * sp.identity(h.shape[0], format="csc"), f.ravel()).reshape(-1, 3)
+            dx -= dx.mean(axis=0)
+            e2, f2 = ff.energy_forces(x + dx, slot)
+            if e2 <= e + 1e-12 * abs(e) or np.abs(f2).max() < fm:
+                x, e, f = x + dx, e2, f2
+            else:
+                break
+    fm = float(np.abs(f).max())
+    return Minimum(positions=x, energy=float(e), fmax=fm, converged=bool(fm <= ftol),
+                   evaluations=ff.n_evaluations - n0)
+
+
+def lowest_eigenvalues(model, positions, box, species, k: int = 4, dense_max: int = 3600) -> np.ndarray:
+    """The ``k`` lowest eigenvalues of the model's Hessian (eps/sigma^2), the three
+    zero translation modes removed.  Dense for 3N <= ``dense_max``, else ARPACK."""
+    h = model.hessian(positions, box, species)
+    n = h.shape[0]
+    # Project out uniform translations.
+    t = np.zeros((n, 3))
+    for a in range(3):
+        t[a::3, a] = 1.0 / math.sqrt(n // 3)
+    if n <= dense_max:
+        hd = h.toarray()
+        hd = hd - t @ (t.T @ hd) - (hd @ t) @ t.T + t @ (t.T @ hd @ t) @ t.T
+        hd += 1e6 * (t @ t.T)  # push the translation modes out of the way
+        w = np.linalg.eigvalsh(hd)
+        return w[:k]
+    shift = 1e6
+
+    def mv(v):
+        v = np.asarray(v).ravel()
+        tv = t.T @ v
+        pv = v - t @ tv
+        hv = h @ pv
+        return hv - t @ (t.T @ hv) + shift * (t @ tv)
+
+    op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
+    w = sla.eigsh(op, k=k, which="SA", tol=1e-8, return_eigenvectors=False, maxiter=20 * n)
+    return np.sort(w)
+
+
+def same_minimum(pos_a, pos_b, box, tol: float) -> bool:
+    """No particle differs by more than ``tol`` (sigma), after removing the rigid shift."""
+    d = displacements(pos_a, pos_b, box)
+    d -= d.mean(axis=0)
+    return bool(np.sqrt((d * d).sum(axis=1)).max() < tol)
+
+
+def saddle_check(model, positions, box, species, k: int = 4) -> dict:
+    """Lowest Hessian eigenvalues at a configuration and the number of negative ones
+    (below -1e-6 relative to the largest |lowest|); a first-order saddle has one."""
+    w = lowest_eigenvalues(model, positions, box, species, k=k)
+    tol = 1e-6 * max(1.0, float(np.abs(w).max()))
+    return {"eigenvalues": w, "n_negative": int(np.sum(w < -tol))}
+
+
+def align(pos_a, pos_b, box, remove_translation: bool = True) -> tuple[np.ndarray, float]:
+    """B moved next to A: every particle by whole box vectors to its minimum image
+    relative to A, and (optionally) the rigid mean displacement removed.
+
+    Returns (aligned B, norm of the removed rigid shift).  The energy of B is
+    unchanged (periodic images, uniform translation).
+    """
+    a = np.asarray(pos_a, dtype=float)
+    d = displacements(a, pos_b, box)
+    shift = d.mean(axis=0) if remove_translation else np.zeros(3)
+    return a + d - shift, float(np.linalg.norm(shift))
+
+

@@ -1,0 +1,218 @@
+"""What the report reads and writes, and reading it.
+
+Inputs (:data:`REPORT_INPUT_KEYS`, each a list of paths; rule ``report`` in
+rules/report.smk passes them by these names, ``tlsfinder report`` finds them
+with :func:`discover_inputs`):
+
+==============  ==============================================================
+key             files (templates of :mod:`tlsfinder.paths`)
+==============  ==============================================================
+``neb``         ``NEB_TABLE``: the NEB tables (:mod:`tlsfinder.neb`, one row
+                per pair or elementary sub-pair) of every iteration and batch.
+                The iteration is the table's ``iteration`` column if it has
+                one, else the ``iter{k}`` in the path.  Required (may be
+                empty tables).
+``glasses``     ``GLASSES_TABLE`` of every T_f
+                (:func:`tlsfinder.explore.aggregate`: one row per glass with
+                ``glass``, ``n_IS``, ``intervals``, ``time``, ...).  Required.
+``n_is``        ``N_IS`` (glass, time, n_is).
+``persistence`` ``PERSISTENCE`` (glass, tau_p).
+``timeseries``  ``TIMESERIES`` of every glass (step, time, is_id): first-seen
+                time of each IS.
+``libraries``   ``IS_LIBRARY`` (only ``first_seen`` is read, for IS absent
+                from the time series).
+``ranking``     ``RANKING`` of every iteration (:mod:`tlsfinder.ml`: glass,
+                i, j, rank, p_dw, splitting_pred, p_tls).
+``labels``      ``LABELS`` (every one there is; the union is used, rows
+                matched to rankings by their ``iteration`` column).
+``yields``      ``YIELD`` (from ``ml_select``: iteration, n_neb, n_dw, n_tls,
+                tls_per_neb, cum_neb, cum_tls).
+==============  ==============================================================
+
+Only ``neb`` and ``glasses`` are required; a missing optional key (or an empty
+list) leaves the corresponding panel empty with a note.  The glass of a
+per-glass file (time series, library) comes from its path (``T{tf}/g{g}/``) or
+the library's ``glass`` attribute; T_f of a row comes from its glass id
+(:func:`tlsfinder.paths.parse_glass_id`).
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .. import TLSFinderError, paths
+from ..explore import ISLIB_FORMAT
+
+# key -> (template, which of its files)
+_INPUTS = {
+    "neb": (paths.NEB_TABLE, "all iterations and batches; required"),
+    "glasses": (paths.GLASSES_TABLE, "all T_f; required"),
+    "n_is": (paths.N_IS, "all T_f"),
+    "persistence": (paths.PERSISTENCE, "all T_f"),
+    "timeseries": (paths.TIMESERIES, "all glasses"),
+    "libraries": (paths.IS_LIBRARY, "all glasses; optional"),
+    "ranking": (paths.RANKING, "all iterations"),
+    "labels": (paths.LABELS, "all that exist"),
+    "yields": (paths.YIELD, "all iterations"),
+}
+#: Input keys of :func:`tlsfinder.report.make_report` and the files each lists (module docstring).
+REPORT_INPUT_KEYS = {key: f"{template} ({which})" for key, (template, which) in _INPUTS.items()}
+REQUIRED_KEYS = ("neb", "glasses")
+
+#: Files written by :func:`tlsfinder.report.make_report` into its output folder.
+OUTPUT_FILES = {
+    "catalogue": "tls_catalogue.parquet",
+    "table1": "table1.parquet",
+    "table1_csv": "table1.csv",
+    "n0": "n0.csv",
+    "nE": "nE.parquet",
+    "loop_yield": "loop_yield.csv",
+    "summary": "summary.txt",
+    "plot_nE": "nE_over_E.png",
+    "plot_cdf": "cdf_splittings.png",
+    "plot_vs_E": "dw_vs_E.png",
+    "plot_exploration": "exploration.png",
+    "plot_growth": "growth.png",
+    "plot_ml": "ml_diagnostics.png",
+}
+
+
+def _as_list(v) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, (str, Path)):
+        return [str(v)]
+    return [str(x) for x in v]
+
+
+def check_inputs(inputs: Mapping) -> dict[str, list[str]]:
+    """Normalise the input dict (every key a list) and refuse unknown or missing required keys."""
+    unknown = sorted(set(inputs) - set(REPORT_INPUT_KEYS))
+    if unknown:
+        raise TLSFinderError(f"report inputs: unknown key(s) {unknown}; known: {sorted(REPORT_INPUT_KEYS)}")
+    out = {k: _as_list(inputs.get(k)) for k in REPORT_INPUT_KEYS}
+    for k in REQUIRED_KEYS:
+        if k not in inputs:
+            raise TLSFinderError(f"report inputs: key {k!r} is required ({REPORT_INPUT_KEYS[k]})")
+    if not out["glasses"]:
+        raise TLSFinderError("report inputs: 'glasses' lists no file: nothing was explored")
+    return out
+
+
+def discover_inputs(results_dir) -> dict[str, list[str]]:
+    """The report inputs found under a results folder laid out as the workflow writes it.
+
+    IS libraries are not listed: they are large, and the time series give the
+    first-seen time of every IS the exploration entered.
+    """
+    return {key: [] if key == "libraries" else sorted(glob.glob(paths.under(results_dir, template)))
+            for key, (template, _) in _INPUTS.items()}
+
+
+def glass_tf(glass_ids, source: str = "table") -> np.ndarray:
+    """T_f of each glass id ``T<T_f>/g<index>`` (float array)."""
+    return np.array([paths.parse_glass_id(g, source)[0] for g in glass_ids], dtype=float)
+
+
+def read_table(path, needed: Iterable[str] = (), what: str = "table") -> pd.DataFrame:
+    """One Parquet table; a TLSFinderError naming the file if it is missing, unreadable or lacks ``needed``."""
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such {what}")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a user error here
+        raise TLSFinderError(f"{path}: not a readable Parquet {what} ({exc})") from exc
+    missing = [c for c in needed if c not in df.columns]
+    if missing and len(df):
+        raise TLSFinderError(f"{path}: {what} lacks column(s) {missing} (has {list(df.columns)})")
+    return df
+
+
+def read_neb_tables(files: Iterable) -> pd.DataFrame:
+    """All NEB tables in one frame, with ``iteration`` and ``source`` (the file) added.
+
+    Tables with no rows are skipped (a batch may have had nothing to do).
+    """
+    frames = []
+    for p in files:
+        df = read_table(p, ("glass", "status"), "NEB table")
+        if not len(df):
+            continue
+        df = df.copy()
+        if "iteration" not in df.columns or df["iteration"].isna().any():
+            df["iteration"] = paths.iteration_of(p)
+        df["iteration"] = df["iteration"].astype("int64")
+        df["source"] = str(p)
+        df["glass"] = df["glass"].astype(str)
+        df["status"] = df["status"].astype(str)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame({"glass": pd.Series([], dtype=str), "status": pd.Series([], dtype=str),
+                             "iteration": pd.Series([], dtype="int64"), "source": pd.Series([], dtype=str)})
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_tables(files: Iterable, needed: Iterable[str] = (), what: str = "table", add_iteration: bool = False):
+    """Concatenate Parquet tables (empty frame if none); optionally add ``file_iteration`` from the path."""
+    frames = []
+    for p in files:
+        df = read_table(p, needed, what)
+        if add_iteration:
+            df = df.assign(file_iteration=paths.iteration_of(p))
+        frames.append(df)
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(needed))
+
+
+def first_seen_table(timeseries: Mapping[str, pd.DataFrame] | None = None,
+                     libraries: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """First time (tau) each IS of each glass was seen: ``glass``, ``is_id``, ``t_first``.
+
+    From the exploration time series (first row of each ``is_id``: the time the
+    change into it was located); IS absent from it take the library's
+    ``first_seen`` (the time of the quench that found it).
+    """
+    rows = []
+    seen = set()
+    for glass, ts in (timeseries or {}).items():
+        if not len(ts):
+            continue
+        first = ts.groupby("is_id", sort=True)["time"].min()
+        rows.append(pd.DataFrame({"glass": glass, "is_id": first.index.to_numpy(np.int64),
+                                  "t_first": first.to_numpy(float)}))
+        seen.update((glass, int(k)) for k in first.index)
+    for glass, fs in (libraries or {}).items():
+        fs = np.asarray(fs, dtype=float)
+        ids = [k for k in range(len(fs)) if (glass, k) not in seen]
+        if ids:
+            rows.append(pd.DataFrame({"glass": glass, "is_id": np.asarray(ids, np.int64), "t_first": fs[ids]}))
+    if not rows:
+        return pd.DataFrame({"glass": pd.Series([], dtype=str), "is_id": pd.Series([], dtype="int64"),
+                             "t_first": pd.Series([], dtype=float)})
+    return pd.concat(rows, ignore_index=True)
+
+
+def read_library_first_seen(path) -> tuple[str, np.ndarray]:
+    """(glass id, first_seen) of an IS library, without loading its positions."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h:
+            if h.attrs.get("format") != ISLIB_FORMAT:
+                raise TLSFinderError(f"{path}: not a tlsfinder IS library (format {h.attrs.get('format')!r})")
+            glass = h.attrs.get("glass")
+            fs = h["first_seen"][()]
+    except TLSFinderError:
+        raise
+    except (OSError, KeyError) as exc:
+        raise TLSFinderError(f"{path}: unreadable IS library ({exc})") from exc
+    if isinstance(glass, bytes):
+        glass = glass.decode()
+    glass = str(glass) if glass is not None else paths.glass_of_path(path)
+    return glass, np.asarray(fs, dtype=float)
