@@ -196,12 +196,18 @@ def test_prepare_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
         assert (slurm_dir / f"results/prepare/T{float(t):g}/diagnostics.png").is_file()
 
 
-def squeue_jobs() -> list[dict[str, str]]:
-    """Every job Slurm still knows (finished ones stay MinJobAge = 600 s): id, state, comment, run time."""
+def squeue_jobs(after: int = 0) -> list[dict[str, str]]:
+    """Jobs Slurm still knows (finished ones stay MinJobAge = 600 s) with ids above ``after`` (those of
+    earlier tests are older): id, state, comment (rule and wildcards), run time."""
     out = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i|%T|%k|%M"], capture_output=True,
                          text=True, env=clean_env()).stdout
     keys = ("id", "state", "comment", "elapsed")
-    return [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line.count("|") == 3]
+    jobs = [dict(zip(keys, line.split("|"))) for line in out.splitlines() if line.count("|") == 3]
+    return [j for j in jobs if int(j["id"].split("_")[0]) > after]
+
+
+def last_job_id() -> int:
+    return max((int(j["id"].split("_")[0]) for j in squeue_jobs()), default=0)
 
 
 def seconds(elapsed: str) -> int:
@@ -231,18 +237,21 @@ class FaultInjector:
 
     * a pending job cancelled (a blocker job holds every CPU when the run starts),
     * a running job cancelled,
-    * a running exploration hitting its time limit (its limit lowered below its run time),
     * slurmd restarted while a NEB batch runs.
+
+    (A job hitting its time limit needs a job longer than Slurm's one-minute granularity:
+    :func:`test_an_exploration_that_hits_its_time_limit_resumes_on_retry`.)
     """
 
     def __init__(self):
         self.done: dict[str, str] = {}  # fault -> the job's comment (rule and wildcards)
+        self.after = last_job_id()
         self.blocker = subprocess.run(["sbatch", "--parsable", "--cpus-per-task", "2", "--job-name", "blocker",
                                        "--wrap", "sleep 600"], capture_output=True, text=True, check=True,
                                       env=clean_env()).stdout.strip().split(";")[0]
 
     def poll(self) -> None:
-        ours = [j for j in squeue_jobs() if j["comment"].startswith("rule_")]
+        ours = [j for j in squeue_jobs(self.after) if j["comment"].startswith("rule_")]
         pending = [j for j in ours if j["state"] == "PENDING"]
         running = [j for j in ours if j["state"] == "RUNNING"]
         if "cancel pending" not in self.done:
@@ -254,10 +263,6 @@ class FaultInjector:
             rule = j["comment"]
             if "cancel running" not in self.done and rule.startswith("rule_prepare"):
                 self._act("cancel running", j, ["scancel", j["id"]])
-            elif ("time limit" not in self.done and rule.startswith("rule_explore_") and
-                  seconds(j["elapsed"]) >= 5):
-                # the job has run longer than its new limit: Slurm ends it as TIMEOUT
-                self._act("time limit", j, ["scontrol", "update", f"JobId={j['id']}", "TimeLimit=0:01"])
             elif "restart slurmd" not in self.done and rule.startswith("rule_neb"):
                 self.done["restart slurmd"] = rule
                 restart_slurmd()
@@ -270,13 +275,12 @@ class FaultInjector:
 @pytest.mark.slurm
 def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slurm_cluster, tmp_path):
     """Prepare, explore, pairs, two loop iterations with NEB, and the report, every job a Slurm job,
-    through cancelled, timed-out and orphaned jobs; the same results as a local run."""
+    through cancelled and orphaned jobs; the same results as a local run."""
     import pandas as pd
 
     from conftest import science_columns, tiny_pipeline_config
 
     cfg = tiny_pipeline_config()
-    cfg["explore"]["checkpoint_seconds"] = 2  # a timed-out exploration resumes from its checkpoint
     cfgfile = tmp_path / "tiny.yaml"
     cfgfile.write_text(yaml.safe_dump(cfg))
     slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
@@ -301,10 +305,10 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
         assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
         log += rerun.stdout + rerun.stderr
     print(f"faults injected: {faults.done}; snakemake runs needed: {runs}; {time.time() - t0:.0f} s")
-    assert set(faults.done) == {"cancel pending", "cancel running", "time limit", "restart slurmd"}, faults.done
+    assert set(faults.done) == {"cancel pending", "cancel running", "restart slurmd"}, faults.done
 
     # Only the faulted jobs ran twice: every other Slurm job of the run ran once.
-    ours = [j for j in squeue_jobs() if j["comment"].startswith("rule_")]
+    ours = [j for j in squeue_jobs(faults.after) if j["comment"].startswith("rule_")]
     counts: dict[str, int] = {}
     for j in ours:
         counts[j["comment"]] = counts.get(j["comment"], 0) + 1
@@ -327,3 +331,49 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
         with h5py.File(slurm_dir / rel) as fa, h5py.File(local_dir / rel) as fb:
             assert np.array_equal(fa["positions"][()], fb["positions"][()])
     assert pd.read_csv(slurm_dir / "results/report/table1.csv").equals(pd.read_csv(local_dir / "results/report/table1.csv"))
+
+
+@pytest.mark.slurm
+def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster, tmp_path):
+    """Slurm ends a running exploration at its time limit (TIMEOUT); the profile's retry asks for
+    twice the time and the exploration continues from its checkpoint instead of starting over."""
+    from conftest import tiny_pipeline_config
+
+    cfg = tiny_pipeline_config()
+    cfg["prepare"]["n_glasses"] = 1
+    cfg["explore"]["n_cg"] = 400  # long enough to outlive a one-minute limit on any machine
+    cfg["explore"]["checkpoint_seconds"] = 5
+    cfgfile = tmp_path / "long_explore.yaml"
+    cfgfile.write_text(yaml.safe_dump(cfg))
+    wd = tmp_path / "slurm"
+    wd.mkdir()
+    target = "results/explore/T0.7/g0/is_library.h5"
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
+           "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
+           "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+           target]
+    limited, after = None, last_job_id()
+    t0 = time.time()
+    with open(tmp_path / "slurm.log", "w") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
+        while proc.poll() is None and time.time() - t0 < 2400:
+            if limited is None:
+                for j in squeue_jobs(after):
+                    # past one minute of run time and at least one checkpoint: lower its limit below that
+                    if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING" \
+                            and seconds(j["elapsed"]) >= 70:
+                        subprocess.run(["scontrol", "update", f"JobId={j['id']}", "TimeLimit=1"], check=True,
+                                       capture_output=True, env=clean_env())
+                        limited = j["id"]
+            time.sleep(1)
+    log = (tmp_path / "slurm.log").read_text()
+    assert proc.returncode == 0, log[-4000:]
+    assert limited is not None, "the exploration finished within a minute: raise n_cg"
+    explore_jobs = [j for j in squeue_jobs(after) if j["comment"] == "rule_explore_wildcards_0.7_0"]
+    states = {j["id"]: j["state"] for j in explore_jobs}
+    assert states[limited] == "TIMEOUT", states
+    assert sorted(states.values()) == ["COMPLETED", "TIMEOUT"], states
+    assert len([j for j in squeue_jobs(after) if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
+    explore_log = (wd / "logs/explore/T0.7/g0.log").read_text()
+    assert "resumed from checkpoint" in explore_log, explore_log[-2000:]
+    print(f"exploration: {states}; {time.time() - t0:.0f} s")
