@@ -14,7 +14,8 @@ rule prepare:
     params:
         seed=config["seed"],
         model=config["model"],
-        prepare=config["prepare"],
+        # one glass does not depend on how many others there are or at which T_f
+        prepare={k: v for k, v in config["prepare"].items() if k not in ("temperatures", "n_glasses")},
     resources:
         mem_mb=1000 + N // 2,
         # minutes; a job that hit its time limit gets more on its retry
