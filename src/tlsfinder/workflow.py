@@ -113,27 +113,28 @@ def previous_labels(config: dict, k: int) -> list[str]:
     return [labels] if labels else []
 
 
-def final_iteration(checkpoints, config: dict) -> int:
-    """Last iteration that runs: walk the decisions until one says stop (selections first, see above)."""
-    k = 0
+def walk_iterations(checkpoints, config: dict) -> list[list[str]]:
+    """The NEB batch tables of every iteration that runs, walking the decisions until one says stop
+    (each selection asked for before its decision, see above)."""
+    batches = []
     while True:
-        neb_batches(checkpoints, config, k)
+        k = len(batches)
+        batches.append(neb_batches(checkpoints, config, k))
         if read_decision(checkpoints.loop_decide.get(k=k).output.decision)["stop"]:
-            return k
-        k += 1
+            return batches
 
 
 def loop_outputs(checkpoints, config: dict) -> dict[str, list[str]]:
     """Everything the finished loop produced."""
-    last = final_iteration(checkpoints, config)
-    iters = range(last + 1)
+    batches = walk_iterations(checkpoints, config)
+    iters = range(len(batches))
     return {
-        "labels": [paths.fill(paths.LABELS, k=last + 1)],
+        "labels": [paths.fill(paths.LABELS, k=len(batches))],
         "decisions": [paths.fill(paths.DECISION, k=k) for k in iters],
         "rankings": [paths.fill(paths.RANKING, k=k) for k in iters],
         "selected": [paths.fill(paths.SELECTED, k=k) for k in iters],
         "yields": [paths.fill(paths.YIELD, k=k) for k in iters],
-        "neb": [f for k in iters for f in neb_batches(checkpoints, config, k)],
+        "neb": [f for b in batches for f in b],
     }
 
 
