@@ -172,21 +172,28 @@ class Fabricator:
         sel, _ = select_from_files(wd / it / "ranking.parquet", labels, wd / it / "selected.parquet",
                                    k=int(ml_setting(cfg, "k")), explore_fraction=ml_setting(cfg, "explore_fraction"),
                                    min_p_dw=ml_setting(cfg, "min_p_dw"), seed=1000 + k, iteration=k,
-                                   tls_splitting_max=ml_setting(cfg, "tls_splitting_max"),
+                                   tls_splitting_max=tls_threshold(cfg),
                                    yield_out=wd / it / "yield.parquet")
         self.job(f"{it}/selected.parquet", f"{it}/yield.parquet")
         # neb batches
         nb = n_batches(len(sel), self.settings.batch_size)
-        batch_files = []
+        frames = []
         for b in range(nb):
-            table = f"{it}/neb/batch{b}.parquet"
-            write_parquet(wd / table, self.neb_table(sel.iloc[b::nb]))
-            (wd / f"{it}/neb/batch{b}_paths").mkdir(parents=True, exist_ok=True)
-            self.job(table, f"{it}/neb/batch{b}_paths")
-            batch_files.append(str(wd / table))
+            table = paths.fill(paths.NEB_TABLE, k=k, b=b)
+            frames.append(self.neb_table(sel.iloc[b::nb]))
+            write_parquet(wd / table, frames[-1])
+            (wd / paths.fill(paths.NEB_PATHS, k=k, b=b)).mkdir(parents=True, exist_ok=True)
+            minima = paths.fill(paths.NEB_BATCH_MINIMA, k=k, b=b)
+            self.placeholder(minima)  # the fabricated batches find no new minimum
+            self.job(table, paths.fill(paths.NEB_PATHS, k=k, b=b), minima)
+        # neb_merge: the fabricated ids are all library ids already
+        merged = paths.fill(paths.NEB_MERGED, k=k)
+        write_parquet(wd / merged, pd.concat(frames, ignore_index=True).assign(iteration=np.int64(k)))
+        self.placeholder(paths.fill(paths.NEB_MINIMA, k=k))
+        self.job(merged, paths.fill(paths.NEB_MINIMA, k=k))
         # merge_labels -> labels of iteration k + 1
         nxt = paths.fill(paths.LABELS, k=k + 1)
-        merge_labels(labels, batch_files, k, self.settings.preset, wd / nxt)
+        merge_labels(labels, [str(wd / merged)], k, self.settings.preset, wd / nxt)
         self.job(nxt)
         # checkpoint loop_decide
         d = decide(read_labels(wd / nxt), k, len(sel), self.settings, tls_threshold(cfg))

@@ -9,7 +9,7 @@
 
 rule merge_labels:
     input:
-        batches=lambda wc: neb_batches(checkpoints, config, int(wc.k) - 1),
+        neb=lambda wc: paths.fill(paths.NEB_MERGED, k=int(wc.k) - 1),
         previous=lambda wc: previous_labels(config, int(wc.k) - 1),
     output:
         labels=paths.LABELS,
@@ -21,6 +21,7 @@ rule merge_labels:
         paths.bench("loop", "iter{k}", "merge_labels")
     params:
         preset=config["loop"]["preset"],
+        model=config["model"]["name"],
     resources:
         mem_mb=1000,
         runtime=10,

@@ -19,6 +19,9 @@ rule ml_train:
     params:
         seed=config["seed"],
         ml=config["ml"],
+        # the labels' glass model and unit preset (saved with the model; the TLS threshold is the preset's)
+        model=config["model"]["name"],
+        preset=config["loop"]["preset"],
     resources:
         # pairs of every glass in memory (~120 bytes each) plus LightGBM's binned copy
         mem_mb=2000 + 200 * len(GLASSES),
@@ -41,6 +44,9 @@ rule ml_rank:
         paths.bench("loop", "iter{k}", "rank")
     params:
         order=config["ml"]["order"],
+        # a pretrained model of another glass model or unit preset is refused
+        model=config["model"]["name"],
+        preset=config["loop"]["preset"],
     resources:
         mem_mb=2000 + 200 * len(GLASSES),
         runtime=30,
@@ -67,6 +73,9 @@ checkpoint ml_select:
         seed=config["seed"],
         ml=config["ml"],
         mode=config["loop"]["mode"],
+        # the TLS threshold of the yields is the preset's k_B T_Q
+        model=config["model"]["name"],
+        preset=config["loop"]["preset"],
     resources:
         mem_mb=2000 + 100 * len(GLASSES),
         runtime=10,

@@ -3,17 +3,20 @@
 #
 # Batch b of n takes the selected rows b, b+n, b+2n, ...; n = ceil(selected / loop.batch_size) is
 # known once the checkpoint ml_select has run (tlsfinder.workflow.loop_n_batches).  Each batch writes
-# its DW table and a folder with the path files (path CSV, path and saddle extended XYZ) of every
-# pair it computed.
+# its DW table, a folder with the path files (path CSV, path and saddle extended XYZ) of every
+# pair it computed, and the minima it found that the IS libraries lack; neb_merge gives those
+# minima their real ids (tlsfinder.identity) and writes the iteration's NEB table.
 
 
 rule neb:
     input:
+        unpack(iteration_input("labels")),
         selected=paths.SELECTED,
         libraries=per_glass(paths.IS_LIBRARY),
     output:
         table=paths.NEB_TABLE,
         paths=directory(paths.NEB_PATHS),
+        minima=paths.NEB_BATCH_MINIMA,
     log:
         paths.log("loop", "iter{k}", "neb", "batch{b}"),
     benchmark:
@@ -22,6 +25,8 @@ rule neb:
         n_batches=lambda wc: loop_n_batches(checkpoints, config, int(wc.k)),
         glasses=[paths.glass_id(tf, g) for tf, g in GLASSES],
         model=config["model"],
+        # the IS identity rule: sub-pair minima are matched to the IS library with it
+        explore={k: config["explore"][k] for k in ("energy_tol", "distance_tol")},
         neb=config["neb"],
         units=config["units"],
         splitting=config["splitting"],
@@ -35,3 +40,31 @@ rule neb:
         "../envs/tlsfinder.yaml"
     script:
         "../workflow/scripts/neb.py"
+
+
+rule neb_merge:
+    input:
+        batches=lambda wc: neb_batches(checkpoints, config, int(wc.k)),
+        minima=lambda wc: neb_batches(checkpoints, config, int(wc.k), paths.NEB_BATCH_MINIMA),
+        previous=lambda wc: previous_neb_minima(wc.k),
+        libraries=per_glass(paths.IS_LIBRARY),
+    output:
+        table=paths.NEB_MERGED,
+        minima=paths.NEB_MINIMA,
+    log:
+        paths.log("loop", "iter{k}", "neb_merge"),
+    benchmark:
+        paths.bench("loop", "iter{k}", "neb_merge")
+    params:
+        explore={k: config["explore"][k] for k in ("energy_tol", "distance_tol")},
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/tlsfinder.yaml"
+    script:
+        "../workflow/scripts/neb_merge.py"
+
+
+localrules:
+    neb_merge,

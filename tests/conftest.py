@@ -35,6 +35,64 @@ def pss_small():
     return model, pos, vel, species
 
 
+@pytest.fixture(scope="session")
+def ka2_three_minima():
+    """(model, species, [IS0, IS1, IS2]) of a KA2 N = 300 glass, IS0 -> IS1 -> IS2 seen in that order
+    by the dynamics; with these seeds IS0 -> IS1 is a compact double well (PR ~ 4) and the path
+    IS0 -> IS2 passes through IS1."""
+    from tlsfinder import neb as N
+
+    model = KA2(n=300, density=1.35)
+    rng = np.random.default_rng(12)
+    species = model.make_species(rng)
+    ff = N.BatchForceField(model, model.box, species)
+
+    def quench(eng):  # the inherent structure of the current state; the trajectory is left untouched
+        state = eng.save_state()
+        eng.minimize("cg", ftol=1e-8)
+        x = eng.get_positions()
+        eng.restore_state(state)
+        return x
+
+    with Engine(model, model.lattice_positions(rng), model.box, species) as eng:
+        eng.thermalize(1.0, 13)
+        eng.run_nvt(2000, 1.0, 0.005)
+        eng.run_nvt(4000, 0.5, 0.005)
+        eng.run_nvt(4000, 0.4, 0.005)
+        lib = [N.minimize(ff, quench(eng)).positions]
+        eng.thermalize(0.25, 7)
+        for _ in range(100):
+            eng.run_nvt(25, 0.25, 0.005)
+            x = quench(eng)
+            if not N.same_minimum(x, lib[-1], model.box, 1e-3):
+                lib.append(N.minimize(ff, x).positions)
+            if len(lib) == 3:
+                break
+    assert len(lib) == 3, "exploration found fewer than 3 minima"
+    return model, species, lib
+
+
+def write_is_library(path, model, species, positions, glass="T0.5/g0"):
+    """An IS library file (tlsfinder.explore's format) holding ``positions``, energies from the model."""
+    import json
+
+    import h5py
+
+    from tlsfinder.explore import ISLIB_FORMAT
+
+    with h5py.File(path, "w") as h:
+        h.attrs["format"] = ISLIB_FORMAT
+        h.attrs["box"] = model.box
+        h.attrs["model"] = json.dumps(model.to_config())
+        h.attrs["glass"] = glass
+        h["positions"] = np.array(positions)
+        h["energy"] = np.array([model.energy(x, model.box, species) / model.n for x in positions])
+        for k in ("first_seen", "visits", "fmax"):
+            h[k] = np.zeros(len(positions))
+        h["species"] = species
+    return path
+
+
 def tiny_pipeline_config() -> dict:
     """The whole pipeline in about a minute: KA2 N = 200, one T_f, two glasses, two loop iterations."""
     return {
@@ -42,8 +100,9 @@ def tiny_pipeline_config() -> dict:
         "model": {"name": "KA2", "n": 200},
         "prepare": {"temperatures": [0.7], "n_glasses": 2, "blocks": 60, "record_every": 10, "melt_steps": 300},
         "explore": {"temperature": 0.5, "tau_cg": 0.05, "n_cg": 20, "setup_steps": 200},
-        "ml": {"k": 4, "tls_splitting_max": 0.005},
-        "neb": {"n_images": 16, "max_steps": 3000},
+        "ml": {"k": 4},
+        # refinement of near-threshold wells costs up to ~60x a band: tests/test_neb.py covers it
+        "neb": {"n_images": 16, "max_steps": 3000, "refine": False},
         "loop": {"max_iter": 2, "min_yield": 0.0, "batch_size": 2, "preset": "Ar"},
     }
 

@@ -116,8 +116,10 @@ def test_options_that_mirror_config_keys_default_to_the_schema():
     from tlsfinder.schema import default
 
     ml = build_parser().parse_args(["select", "--ranking", "r", "--out", "o"])
-    assert (ml.k, ml.explore_fraction, ml.min_p_dw, ml.tls_splitting_max) == (
-        default("ml.k"), default("ml.explore_fraction"), default("ml.min_p_dw"), default("ml.tls_splitting_max"))
+    assert (ml.k, ml.explore_fraction, ml.min_p_dw) == (
+        default("ml.k"), default("ml.explore_fraction"), default("ml.min_p_dw"))
+    # the TLS threshold is not an ml key: the preset's k_B T_Q (--model-name/--preset) or an explicit number
+    assert (ml.tls_splitting_max, ml.model_name, ml.preset) == (None, None, None)
     tr = build_parser().parse_args(["train", "--pairs", "p", "--labels", "l", "--out", "o"])
     assert (tr.val_fraction, tr.sigma, tr.order) == (default("ml.val_fraction"), default("ml.sigma"),
                                                       default("ml.order"))
@@ -151,7 +153,7 @@ def test_report_command_on_a_finished_results_folder(tmp_path, capsys):
                      "pair_id": f"{g}/{n}-{n + 5}"})
     rows.append({"glass": glasses[1], "i": 1, "j": 2, "status": "non_dw", "origin": "input",
                  "pair_id": f"{glasses[1]}/1-2"})
-    write_parquet(res / "loop/iter0/neb/batch0.parquet", pd.DataFrame(rows))
+    write_parquet(res / "loop/iter0/neb.parquet", pd.DataFrame(rows))
     write_parquet(res / "explore/T0.5/glasses.parquet",
                   pd.DataFrame({"glass": glasses, "n_IS": [7, 9], "intervals": [40, 40], "time": [2.0, 2.0]}))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(

@@ -19,7 +19,7 @@ from tlsfinder.config import validate_config
 from tlsfinder.explore import ExploreSettings, Explorer, read_is_library, run_explore
 from tlsfinder.geometry import displacements, rms_distance
 from tlsfinder.io import write_glass
-from tlsfinder.models import KA2
+from tlsfinder.models import KA2, PSS
 from tlsfinder.prepare import PrepareSettings, prepare_sample
 
 N = 200
@@ -167,3 +167,46 @@ def test_protocols_are_strategies_chosen_by_name():
     with pytest.raises(TLSFinderError, match="explore.protocol must be one of"):
         ExploreSettings.from_config({"protocol": "nope"})
     assert ExploreSettings().protocol == "bisect" and ExploreSettings().tau_cg == 0.05  # the schema's defaults
+
+
+# ---------------------------------------------------------------------------
+# PSS at its own exploration temperature
+# ---------------------------------------------------------------------------
+
+PSS_N = 200
+
+
+@pytest.fixture(scope="module")
+def pss_glass_file(tmp_path_factory):
+    """A PSS glass: swap MC / MD at T_f = 0.08, below T_MCT = 0.104 (Khomenko et al. 2021)."""
+    model = PSS(n=PSS_N, density=1.0)
+    glass, _, _ = prepare_sample(model, 0.08, PrepareSettings(blocks=100, record_every=50, melt_steps=500), 4,
+                                 glass_id="T0.08/g0")
+    path = tmp_path_factory.mktemp("pss") / "glass.h5"
+    write_glass(path, glass)
+    return path
+
+
+def test_pss_explored_at_its_default_temperature_stays_in_its_glass_basin(pss_glass_file, tmp_path):
+    """The default T_exp of PSS (0.04, Khomenko, Reichman, Zamponi, Phys. Rev. Materials 5, 055602 (2021))
+    keeps the glass in its basin: every IS found lies close to the first one (Eq. 7 of Mocanu et al. 2023)
+    and at most a few particles hop.  KA2's T_exp = 0.4, about 4 T_MCT of PSS, melts the same glass."""
+    found = {}
+    for name, explore in (("default", {}), ("ka2_temperature", {"temperature": 0.4})):
+        cfg = validate_config({"seed": 9, "model": {"name": "PSS", "n": PSS_N},
+                               "prepare": {"temperatures": [0.08], "n_glasses": 1},
+                               # fixed quenches every 50 dt for speed; temperature, dt, thermostat: the defaults
+                               "explore": {"protocol": "fixed", "tau_cg": 0.25, "n_cg": 8, **explore}})
+        summary = run_explore(cfg, pss_glass_file, tmp_path / name, "T0.08/g0")
+        lib = read_is_library(tmp_path / name / "is_library.h5")
+        d = [displacements(x, lib["positions"][0], lib["box"]) for x in lib["positions"]]
+        found[name] = {"T": cfg["explore"]["temperature"], "n_IS": summary["n_IS"],
+                       "eq7": max(rms_distance(x) for x in d),
+                       "moved": max(float(np.mean(np.linalg.norm(x, axis=1) > 0.3)) for x in d),  # share of particles
+                       "de": float(np.ptp(lib["energy"]) * PSS_N)}
+    glass, hot = found["default"], found["ka2_temperature"]
+    assert (glass["T"], hot["T"]) == (0.04, 0.4), found
+    # basin: IS within 0.05 sigma (Eq. 7) of the first one, under 2 % of the particles moved by 0.3 sigma
+    assert glass["eq7"] < 0.05 and glass["moved"] < 0.02, found
+    # melted: most quenches find a new IS, far away, with many particles moved and energies spread
+    assert hot["eq7"] > 0.3 and hot["n_IS"] >= 5 and hot["moved"] > 0.2 and hot["de"] > 10 * glass["de"], found

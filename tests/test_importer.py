@@ -172,3 +172,77 @@ def test_cli_import_writes_tables(tmp_path):
     assert args.func(args)["labels"] == 2
     lab = pd.read_parquet(out)
     assert lab["splitting"].tolist() == [0.001, 0.002] and lab["glass"].tolist() == ["T0.1/c3"] * 2
+    # recorded as what the published data are: PSS glasses, argon-unit splittings
+    from tlsfinder.ml import labels_provenance, read_labels
+
+    assert labels_provenance(out) == {"model": "PSS", "preset": "Ar"}
+    assert len(read_labels(out, "PSS", "Ar")) == 2
+    with pytest.raises(TLSFinderError, match=r"model PSS \(PSS Ar\).*model KA2 \(KA2 Ar\)"):
+        read_labels(out, "KA2", "Ar")
+
+
+def _published_feather(path, rows):
+    """A classifier table in the published layout (columns of the feather files, a row-number ``index``)."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({c: rng.uniform(0.1, 1.0, len(rows)) for c in PUBLISHED_FEATURES})
+    df["conf"] = [float(r[0]) for r in rows]
+    df["i2"], df["j2"] = [float(r[1]) for r in rows], [float(r[2]) for r in rows]
+    df["i"], df["j"] = 0.3 + 1e-4 * df["i2"], 0.3 + 1e-4 * df["j2"]  # energies per particle
+    df["T"], df["is_dw"] = 0.062, [float(r[3]) for r in rows]
+    df["index"] = np.arange(len(df))
+    return df
+
+
+def test_published_exact_duplicates_import_once_conflicting_ones_are_refused(tmp_path, caplog):
+    """The T_f = 0.062 classifier table of the published repository repeats pairs with identical
+    values: those import once, with a count in the log; a pair repeated with another value is refused."""
+    rows = [(1, 2, 5, 1), (1, 3, 4, 0), (2, 2, 5, 0), (2, 6, 9, 1)]
+    df = _published_feather(None, rows)
+    repeated = pd.concat([df, df.iloc[[0, 3, 3]]], ignore_index=True)
+    repeated["index"] = np.arange(len(repeated))  # as published: the repeats have their own row number
+    repeated.to_feather(tmp_path / "pretraining-classifier-T0062.feather")
+    with caplog.at_level("INFO", logger="tlsfinder.importer"):
+        pairs, labels = import_feather(tmp_path / "pretraining-classifier-T0062.feather")
+    assert len(pairs) == len(labels) == 4 and "3 exact duplicate row(s) dropped" in caplog.text
+    got = labels.set_index(["glass", "i", "j"])["is_dw"]
+    assert [bool(got[(f"T0.062/c{c}", i, j)]) for c, i, j, _ in rows] == [bool(r[3]) for r in rows]
+    np.testing.assert_array_equal(pairs.sort_values(["glass", "i", "j"])[list(PUBLISHED_FEATURES)].to_numpy(),
+                                  df.sort_values(["conf", "i2", "j2"])[list(PUBLISHED_FEATURES)].to_numpy())
+
+    conflicting = pd.concat([df, df.iloc[[1]].assign(is_dw=1.0)], ignore_index=True)
+    conflicting.to_feather(tmp_path / "clash-T0062.feather")
+    with pytest.raises(TLSFinderError, match=r"clash-T0062.feather: 1 pair\(s\) listed twice with different values "
+                                             r"\(columns \['is_dw'\]\), e.g. T = 0.062, conf = 1, i2 = 3, j2 = 4;"):
+        import_feather(tmp_path / "clash-T0062.feather")
+    # the same in the exact-calculation lists: a repeated row is dropped, a repeated pair with another splitting is not
+    (tmp_path / "quantum_splitting_T01.csv").write_text(",conf,i,j,out\n0,3,1,2,0.001\n1,3,1,2,0.001\n2,3,4,5,0.002\n")
+    assert len(import_exact_csv(tmp_path / "quantum_splitting_T01.csv")) == 2
+    (tmp_path / "quantum_splitting_T02.csv").write_text(",conf,i,j,out\n0,3,1,2,0.001\n1,3,1,2,0.003\n")
+    with pytest.raises(TLSFinderError, match=r"listed twice with different values \(columns \['out'\]\), "
+                                             r"e.g. conf = 3, i = 1, j = 2"):
+        import_exact_csv(tmp_path / "quantum_splitting_T02.csv")
+
+
+@needs_data
+def test_pss_identity_tolerance_keeps_every_published_double_well_apart():
+    """Two minima closer than explore.distance_tol are one IS: for PSS the tolerance must stay well below
+    the distance (Eq. 7, Mocanu et al. 2023) of the closest published double wells, N = 1500."""
+    from tlsfinder.schema import default
+
+    dw = pd.read_feather(DATA / "pretraining-predictor-T007.feather")
+    eq7 = dw["total_displacement"].to_numpy() / np.sqrt(1500)  # published d is not divided by N
+    assert eq7.min() > 10 * default("explore.distance_tol", "PSS")
+    assert eq7.min() < 2 * default("explore.distance_tol")  # KA2's tolerance would sit next to them
+
+
+@needs_data
+def test_published_files_import_with_their_repeats_counted(caplog):
+    """Every published file imports; the nonDW lists repeat rows exactly (counted, dropped)."""
+    with caplog.at_level("INFO", logger="tlsfinder.importer"):
+        pairs, labels = import_tlsml(sorted(DATA.glob("*.feather")) + sorted(DATA.glob("*.csv")))
+    assert "nonDW_T007.csv: 59 exact duplicate row(s) dropped" in caplog.text
+    assert "nonDW_T0092.csv: 96 exact duplicate row(s) dropped" in caplog.text
+    raw = {f.name: len(pd.read_csv(f, index_col=0).drop_duplicates()) for f in DATA.glob("*.csv")}
+    # feather pairs are all labelled; the CSV lists of both T_f label pairs of their own (no features here)
+    assert len(pairs) == 39065 and labels["glass"].str.startswith("T0.092/").sum() == (
+        raw["quantum_splitting_T0092.csv"] + raw["nonDW_T0092.csv"])

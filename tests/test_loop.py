@@ -21,10 +21,14 @@ def neb_table(statuses, splittings, glass="T0.6/g0", start=0):
 
 def test_labels_from_neb_use_the_preset_and_keep_non_dw():
     t = neb_table(["dw", "non_dw", "unconverged", "dw"], [1e-3, np.nan, np.nan, 0.2])
-    split_child = t.iloc[[0]].assign(origin="split", i=7, j=8)
-    lab = labels_from_neb(pd.concat([t, split_child]), 2, "NiP")
-    assert len(lab) == 4  # split sub-pairs are not pairs of the table: no label
-    assert lab["is_dw"].tolist() == [True, False, False, True]
+    split_child = t.iloc[[0]].assign(origin="split", i=8, j=7)
+    skipped = t.iloc[[1]].assign(origin="split", i=0, j=100, status="known")
+    lab = labels_from_neb(pd.concat([t, split_child, skipped]), 2, "NiP")
+    # every pair computed is labelled, sub-pairs too (written i < j); a "known" row labels nothing
+    assert len(lab) == 5 and (lab["i"] < lab["j"]).all()
+    assert lab["is_dw"].tolist() == [True, False, False, True, True]
+    assert lab["origin"].tolist() == ["input"] * 4 + ["split"]
+    assert lab["neb_status"].tolist() == ["dw", "non_dw", "unconverged", "dw", "dw"]
     assert lab["splitting"].iloc[0] == 1e-3 and np.isnan(lab["splitting"].iloc[1])
     assert (lab["iteration"] == 2).all()
     assert labels_from_neb(t, 0, "Ar")["splitting"].iloc[0] == 2e-3
@@ -66,6 +70,14 @@ def test_decide_stops_on_saturation_max_iter_and_empty_selection():
     d = decide(labels([(20, 5)]), 0, 0, s, 1e-3)
     assert d["stop"] and "no unlabelled" in d["reason"]
     assert decide(labels([(3, 1)]), 0, 3, LoopSettings(mode="classical"), 1e-3)["stop"]
+
+
+def test_sub_pairs_add_tls_but_not_nebs():
+    lab = labels([(10, 1)]).assign(origin="input")
+    subs = labels([(4, 2)]).assign(origin="split", i=lambda d: d["i"] + 500, j=lambda d: d["j"] + 500)
+    d = decide(pd.concat([lab, subs], ignore_index=True), 0, 10, LoopSettings(max_iter=5), 1e-3)
+    assert d["yields"][0]["n_neb"] == 10 and d["yields"][0]["n_tls"] == 3 and d["total_neb"] == 10
+    assert d["yields"][0]["tls_per_neb"] == pytest.approx(0.3)
 
 
 def test_classical_selection_takes_every_bidirectional_pair():

@@ -13,54 +13,24 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_is_library
 
 from tlsfinder import TLSFinderError, units
 from tlsfinder import neb as N
-from tlsfinder.engine import Engine
 from tlsfinder.geometry import displacements, participation_ratio
 from tlsfinder.loop import labels_from_neb
 from tlsfinder.models import KA2, PSS
 from tlsfinder.schema import defaults
+from tlsfinder.splitting import MEP, analyse_mep
 
 FAST = dict(n_images=24, fmax=1e-3, max_steps=3000, check_every=200)
 
 
 @pytest.fixture(scope="module")
-def glass():
-    """(model, species, [IS0, IS1, IS2]) with IS0 -> IS1 -> IS2 seen in that order by the dynamics.
-
-    With these seeds IS0 -> IS1 is a compact double well (PR ~ 4) and IS0 -> IS2
-    passes through IS1.
-    """
-    model = KA2(n=300, density=1.35)
-    rng = np.random.default_rng(12)
-    species = model.make_species(rng)
-    ff = N.BatchForceField(model, model.box, species)
-    with Engine(model, model.lattice_positions(rng), model.box, species) as eng:
-        eng.thermalize(1.0, 13)
-        eng.run_nvt(2000, 1.0, 0.005)
-        eng.run_nvt(4000, 0.5, 0.005)
-        eng.run_nvt(4000, 0.4, 0.005)
-        lib = [N.minimize(ff, _quench(eng)).positions]
-        eng.thermalize(0.25, 7)
-        for _ in range(100):
-            eng.run_nvt(25, 0.25, 0.005)
-            x = _quench(eng)
-            if not N.same_minimum(x, lib[-1], model.box, 1e-3):
-                lib.append(N.minimize(ff, x).positions)
-            if len(lib) == 3:
-                break
-    assert len(lib) == 3, "exploration found fewer than 3 minima"
-    return model, species, lib
-
-
-def _quench(eng):
-    """Inherent structure of the engine's current state; the trajectory is left untouched."""
-    state = eng.save_state()
-    eng.minimize("cg", ftol=1e-8)
-    x = eng.get_positions()
-    eng.restore_state(state)
-    return x
+def glass(ka2_three_minima):
+    """(model, species, [IS0, IS1, IS2]): IS0 -> IS1 a compact double well, IS0 -> IS2 through IS1
+    (conftest)."""
+    return ka2_three_minima
 
 
 @pytest.fixture(scope="module")
@@ -198,10 +168,87 @@ def test_intermediate_minimum_splits_the_pair(glass, pair01):
 
 def test_unconverged_band_is_recorded_not_used(glass):
     model, species, lib = glass
-    s = N.NEBSettings(**{**FAST, "max_steps": 20, "check_every": 10000})
+    s = N.NEBSettings(**{**FAST, "max_steps": 20, "check_every": 10000, "retries": 2})
     res = N.neb_pair(model, model.box, species, lib[0], lib[1], s, [units.get_preset("KA2", "Ar")])
     assert res[0].status == "unconverged" and not res[0].row["neb_converged"]
     assert "E_Ar" not in res[0].row  # no splitting from an unconverged band
+    # retried twice from the re-spaced band, 20 FIRE steps each time
+    assert res[0].row["neb_attempts"] == 3 and res[0].row["neb_steps"] == 60
+
+
+def test_unconverged_band_is_retried_until_converged(glass, pair01):
+    """A band cut off halfway is continued from its last state (FIRE restarted) and then
+    gives the double well of the uninterrupted run."""
+    model, species, lib = glass
+    direct = pair01[0][0].row
+    s = N.NEBSettings(**{**FAST, "max_steps": direct["neb_steps"] // 2, "retries": 8, "refine": False})
+    res = N.neb_pair(model, model.box, species, lib[0], lib[1], s, [units.get_preset("KA2", "NiP")])
+    r = res[0].row
+    assert res[0].status == "dw" and r["neb_converged"] and r["neb_attempts"] >= 2
+    assert r["fmax"] <= FAST["fmax"] and r["neb_steps"] > direct["neb_steps"] // 2
+    assert r["V_a"] == pytest.approx(direct["V_a"], abs=1e-4)
+    assert r["E_NiP"] == pytest.approx(direct["E_NiP"], rel=1e-2)
+
+
+def test_reinterpolate_spaces_images_evenly_on_the_curve():
+    # A quarter circle in a 2-particle "configuration space", images bunched near one end.
+    t = np.pi / 2 * np.linspace(0, 1, 9) ** 3
+    band = np.zeros((9, 2, 3))
+    band[:, 0, 0], band[:, 0, 1] = np.cos(t), np.sin(t)
+    out = N.band.reinterpolate(band, 17)
+    seg = np.linalg.norm(np.diff(out.reshape(17, -1), axis=0), axis=1)
+    assert np.ptp(seg) < 0.02 * seg.mean()  # equal chords
+    r = np.hypot(out[:, 0, 0], out[:, 0, 1])
+    assert np.max(np.abs(r - 1.0)) < 2e-3  # still on the circle (cubic spline through the images)
+    assert np.array_equal(out[0], band[0]) and np.array_equal(out[-1], band[-1])
+    fine = N.band.insert_midpoints(band)
+    assert len(fine) == 17 and np.array_equal(fine[0::2], band)  # the old images are kept
+    assert np.max(np.abs(np.hypot(fine[1::2, 0, 0], fine[1::2, 0, 1]) - 1.0)) < 2e-3
+    mid = np.arctan2(fine[1::2, 0, 1], fine[1::2, 0, 0])
+    assert np.all((mid > t[:-1]) & (mid < t[1:]))  # one new image inside each interval
+
+
+def test_refinement_converges_to_a_first_order_saddle(glass, pair01):
+    """The converged band (24 images, fmax 1e-3) relaxed to refine_fmax and then with 47 images:
+    the splitting moves by less than refine_rtol and the climbing image is a first-order saddle.
+    (24 -> 47 images moved E by ~0.4 %, d_path by ~0.8 %, Delta_0 by ~1 % (Ar) and ~4 % (NiP,
+    the larger mass); the default 64 images start closer.)"""
+    model, species, _ = glass
+    res = pair01[0][0]
+    presets = [units.get_preset("KA2", "Ar"), units.get_preset("KA2", "NiP")]
+    s = N.NEBSettings(**{**FAST, "refine_kT_factor": math.inf, "refine_max_images": 48, "refine_rtol": 0.08})
+    sp = N.ElementaryWellSplitter(N.BatchForceField(model, model.box, species), model.box, s, presets, {})
+    band, row = sp.refine(res.pos_a, res.pos_b, res.band, dict(res.row), [res.pos_a, res.pos_b], "0-1")
+    assert row["refined"] and row["refine_status"] == "converged" and row["refine_levels"] == 2
+    assert len(band.images) == 47 == row["n_images"] and np.array_equal(band.images[0], res.pos_a)
+    assert band.converged and band.fmax <= s.refine_fmax == row["refine_fmax"] < FAST["fmax"]
+    assert row["n_negative"] == 1
+    assert row["d_path_tol_change"] < 0.02
+    for p in ("Ar", "NiP"):
+        assert row[f"E_tol_change_{p}"] < 0.01 and row[f"Delta_0_tol_change_{p}"] < 0.08
+        # the row's splitting is that of the refined band
+        again = analyse_mep(MEP(band.s, band.energies), presets)
+        assert row[f"E_{p}"] == again[f"E_{p}"] and row["d_path"] == again["d_path"]
+    assert row["force_calls"] == res.row["force_calls"] + row["refine_force_calls"] > res.row["force_calls"]
+    # the unrefined band gave the same well to within a few per cent
+    assert row["E_NiP"] == pytest.approx(res.row["E_NiP"], rel=0.03)
+
+
+def test_not_a_double_well_reasons():
+    nd = N.pair._not_a_double_well
+    assert nd([0.0, 0.2, 0.5, 0.1], 1e-6) is None
+    assert nd([0.0, -0.05, 0.5, 0.1], 1e-6) == "endpoint_not_minimum"  # the band falls from A
+    assert nd([0.0, 0.2, 0.5, 0.6], 1e-6) == "endpoint_not_minimum"  # ... and into B from above
+    assert nd([0.0, 0.1, 0.2, 0.2], 1e-6) == "no_barrier"
+
+
+def test_endpoint_that_is_no_minimum_is_refused(glass, pair01):
+    model, species, lib = glass
+    saddle = pair01[0][0].band.images[pair01[0][0].band.climb_index]
+    for a in (lib[0] + np.random.default_rng(5).normal(0, 0.02, lib[0].shape), saddle):
+        res = N.neb_pair(model, model.box, species, a, lib[1], N.NEBSettings(**FAST), [units.get_preset("KA2", "Ar")])
+        assert len(res) == 1 and res[0].status == "non_dw" and res[0].row["reason"] == "endpoint_not_minimum"
+        assert res[0].band is None and "E_Ar" not in res[0].row
 
 
 # ---------------------------------------------------------------------------
@@ -230,6 +277,10 @@ def test_settings_defaults_are_the_schemas():
     s = N.NEBSettings()
     assert {k: getattr(s, k) for k in s.__dataclass_fields__} == defaults("neb")
     assert (s.n_images, s.spring, s.climb) == (64, 0.125, True)  # Mocanu et al. (2023) Sec. II.D
+    assert s.refine and s.refine_fmax < s.fmax and s.retries >= 1
+    for bad in ({"retries": -1}, {"refine_fmax": 0}, {"refine_rtol": -0.1}, {"refine_kT_factor": -1}):
+        with pytest.raises(TLSFinderError, match=f"neb.{next(iter(bad))}"):
+            N.NEBSettings(**bad)
     settings, presets, sopts = N.settings_from_config({})
     assert settings == s and [p.name for p in presets] == defaults("units")["presets"] and sopts == {}
 
@@ -265,22 +316,8 @@ def test_cli_and_files(glass, tmp_path):
 
 
 def test_run_batch_and_labels(glass, tmp_path):
-    import h5py
-
-    from tlsfinder.explore import ISLIB_FORMAT
-
     model, species, lib = glass
-    path = tmp_path / "is_library.h5"
-    with h5py.File(path, "w") as h:
-        h.attrs["format"] = ISLIB_FORMAT
-        h.attrs["box"] = model.box
-        h.attrs["model"] = __import__("json").dumps(model.to_config())
-        h.attrs["glass"] = "T0.5/g0"
-        h["positions"] = np.array(lib)
-        h["energy"] = np.array([model.energy(x, model.box, species) / model.n for x in lib])
-        for k in ("first_seen", "visits", "fmax"):
-            h[k] = np.zeros(3)
-        h["species"] = species
+    path = write_is_library(tmp_path / "is_library.h5", model, species, lib, "T0.5/g0")
     sel = pd.DataFrame({"glass": ["T0.5/g0", "T0.5/g0"], "i": [0, 5], "j": [1, 6]})
     sel.to_parquet(tmp_path / "selected.parquet")
     cfg = {"model": model.to_config(), "neb": FAST, "units": {"presets": ["NiP"]}}

@@ -21,7 +21,6 @@ from tlsfinder.report import (
     catalogue,
     common_time,
     discovery_times,
-    first_seen_table,
     loop_yield,
     make_report,
     n_of_e,
@@ -30,6 +29,7 @@ from tlsfinder.report import (
     table_one,
     truth_vs_prediction,
 )
+from tlsfinder.report.tables import crossing_times
 from tlsfinder.splitting import MEP, analyse_mep
 from tlsfinder.units import K_B, get_preset, n0_to_si
 
@@ -89,8 +89,8 @@ def test_catalogue_keeps_every_dw_and_drops_non_dws(template, tmp_path):
            dw_row(template, g, 2, 3, 0.0, status="unconverged"),
            dw_row(template, g, 3, 7, 0.0, status="split"),
            dw_row(template, g, 3, 5, 0.02, origin="split", pair_id=f"{g}/3-7.1", parent=f"{g}/3-7"),
-           dw_row(template, g, 5, -1, 0.0004, origin="split", pair_id=f"{g}/3-7.2", parent=f"{g}/3-7"),
-           dw_row(template, g, -1, 7, 0.1, origin="split", pair_id=f"{g}/3-7.3", parent=f"{g}/3-7")]
+           dw_row(template, g, 5, 10, 0.0004, origin="split", pair_id=f"{g}/3-7.2", parent=f"{g}/3-7"),
+           dw_row(template, g, 10, 7, 0.1, origin="split", pair_id=f"{g}/3-7.3", parent=f"{g}/3-7")]
     it1 = [dw_row(template, "T0.6/g1", 4, 9, 0.0011), dw_row(template, "T0.6/g1", 0, 4, 0.0, status="same_minimum")]
     write_parquet(tmp_path / "iter0/neb/batch0.parquet", neb_frame(it0))
     write_parquet(tmp_path / "iter1/neb/batch0.parquet", neb_frame(it1))
@@ -124,7 +124,7 @@ def test_a_dw_computed_twice_is_kept_once(template):
     g = "T0.5/g0"
     neb = neb_frame([dw_row(template, g, 2, 5, 0.003), dw_row(template, g, 8, 9, 0.2)]).assign(iteration=0)
     again = neb_frame([dw_row(template, g, 5, 2, 0.003, origin="split", pair_id=f"{g}/1-5.2", parent=f"{g}/1-5"),
-                       dw_row(template, g, -1, 2, 0.004, origin="split", pair_id=f"{g}/1-5.1")]).assign(iteration=1)
+                       dw_row(template, g, 12, 2, 0.004, origin="split", pair_id=f"{g}/1-5.1")]).assign(iteration=1)
     cat, n_dup = catalogue(pd.concat([again, neb], ignore_index=True), PRESETS)
     assert n_dup == 1 and len(cat) == 3
     kept = cat[(cat["i"] == 2) | (cat["j"] == 2)].sort_values("iteration")
@@ -148,16 +148,23 @@ def test_inconsistent_tables_are_refused(template, tmp_path):
         read_neb_tables([str(tmp_path / "loose/batch0.parquet")])
 
 
-def test_discovery_time_is_when_both_minima_of_the_selected_pair_are_known(template):
-    ts = {"T0.5/g0": pd.DataFrame({"time": [0.0, 1.5, 2.0, 3.0, 4.0], "is_id": [0, 2, 0, 1, 3]})}
-    fs = first_seen_table(ts, {"T0.5/g0": np.array([0.0, 3.0, 1.5, 4.0, 9.0])})
-    assert dict(zip(fs["is_id"], fs["t_first"])) == {0: 0.0, 1: 3.0, 2: 1.5, 3: 4.0, 4: 9.0}
+def test_discovery_time_is_the_first_crossing_of_the_selected_pair_in_both_directions(template):
+    """Mocanu et al. (2023) Sec. III.B: a DW is found once its pair was crossed i -> j and j -> i."""
     g = "T0.5/g0"
-    cat = neb_frame([dw_row(template, g, 0, 2, 0.003), dw_row(template, g, 1, 3, 0.01),
-                     dw_row(template, g, -1, 3, 0.01, origin="split", pair_id=f"{g}/2-3.2"),
-                     dw_row(template, g, 0, 4, 0.01), dw_row(template, g, 0, 7, 0.01)])
-    t = discovery_times(cat, fs)
-    assert t[:4].tolist() == [1.5, 4.0, 4.0, 9.0] and math.isnan(t[4])
+    # transitions: 0>1 @1, 1>0 @2, 0>2 @3, 2>3 @4, 3>2 @5, 2>0 @6, 0>2 @7, 2>1 @8, 1>4 @9, 4>1 @10 (tau)
+    times = np.arange(11) * 1.0
+    ts = {g: pd.DataFrame({"step": (times / 0.0025).astype(np.int64), "time": times,
+                           "is_id": [0, 1, 0, 2, 3, 2, 0, 2, 1, 4, 1]})}
+    cr = crossing_times(ts).set_index(["i", "j"])["t_both"].to_dict()
+    # (0, 2): both IS known at t = 3 but crossed back only at 6; (1, 2) was crossed one way only
+    assert cr == {(0, 1): 2.0, (0, 2): 6.0, (2, 3): 5.0, (1, 4): 10.0}
+    cat = neb_frame([dw_row(template, g, 0, 1, 0.003), dw_row(template, g, 2, 0, 0.01),
+                     dw_row(template, g, 3, 2, 0.01), dw_row(template, g, 1, 2, 0.01),
+                     dw_row(template, g, 0, 7, 0.01, origin="split", pair_id=f"{g}/0-2.1"),
+                     dw_row(template, g, 1, 4, 0.01), dw_row(template, "T0.5/g1", 0, 1, 0.01)])
+    t = discovery_times(cat, crossing_times(ts))
+    assert t[[0, 1, 2, 4, 5]].tolist() == [2.0, 6.0, 5.0, 6.0, 10.0]  # the sub-pair 0-7 of 0-2: 0-2's time
+    assert math.isnan(t[3]) and math.isnan(t[6])  # crossed one way only; a glass without a time series
 
 
 def test_library_first_seen_is_read_without_positions(tmp_path):
@@ -275,10 +282,10 @@ def timed_catalogue():
 
 
 def test_n0_at_the_common_exploration_time_counts_dws_found_by_then():
-    """Mocanu et al. (2023), Fig. 9b: n0 of every T_f after the shortest tau_total (here 10 tau, that of T_f = 0.5)."""
+    """Mocanu et al. (2023), Fig. 9b: n0 of every T_f at one exploration time (here 10 tau, all T_f explored)."""
     cat, ids = timed_catalogue()
     assert common_time({0.5: 10.0, 0.6: 25.0}) == 10.0 and math.isnan(common_time({0.5: 10.0, 0.6: np.nan}))
-    n0 = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 10.0, 0.6: 25.0})
+    n0 = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 10.0, 0.6: 25.0}, t_common=10.0)
     r = n0.set_index(["T_f", "preset"])
     assert (r["t_common"] == 10.0).all()
     # all runs' end: Ar (kT_Q 0.005) 3 and 4 DWs, NiP (0.0012) 2 and 2; by t = 10 (inclusive): 3, 2 and 2, 1
@@ -304,7 +311,8 @@ def test_n0_at_the_common_exploration_time_counts_dws_found_by_then():
     plain = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1)
     pd.testing.assert_frame_equal(n0[plain.columns], plain)
     # a later common time counts everything
-    late = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 30.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    late = plateau_n0(cat, ids, PRESETS, N, RHO, seed=1, tau_total={0.5: 30.0, 0.6: 25.0},
+                      t_common=25.0).set_index(["T_f", "preset"])
     assert late["t_common"].iloc[0] == 25.0 and late.loc[(0.6, "Ar"), "count_t_common"] == 4
 
 
@@ -312,18 +320,22 @@ def test_n0_at_the_common_time_is_nan_when_it_cannot_be_told():
     cat, ids = timed_catalogue()
     cat.loc[cat["E_Ar"] == 0.004, "t_found"] = np.nan  # an Ar TLS (not a NiP one) at T_f = 0.6 without a time
     cat.loc[cat["E_Ar"] == 0.01, "t_found"] = np.nan  # no TLS in either preset: irrelevant
-    r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0},
+                   t_common=10.0).set_index(["T_f", "preset"])
     assert math.isnan(r.loc[(0.6, "Ar"), "count_t_common"]) and math.isnan(r.loc[(0.6, "Ar"), "n0_t_common"])
     assert math.isnan(r.loc[(0.6, "Ar"), "n0_t_common_upper95"])
     assert r.loc[(0.6, "NiP"), "count_t_common"] == 1 and r.loc[(0.5, "Ar"), "count_t_common"] == 3
     assert r.loc[(0.6, "Ar"), "count_below_TQ"] == 4  # n0 itself does not need the times
-    # no times at all (no time series), or a T_f without tau_total: every common-time value is NaN
-    for c, tau in ((cat.assign(t_found=np.nan), {0.5: 10.0, 0.6: 25.0}), (cat, {0.5: np.nan, 0.6: 25.0})):
-        r = plateau_n0(c, ids, PRESETS, N, RHO, tau_total=tau)
-        assert r[["count_t_common", "n0_t_common", "n0_t_common_err_poisson", "n0_t_common_upper95"]].isna().all().all()
-        assert (r["n0"] > 0).all()
+    # no times at all (no time series): every common-time value is NaN; a T_f without tau_total: its values
+    cols = ["count_t_common", "n0_t_common", "n0_t_common_err_poisson", "n0_t_common_upper95"]
+    r = plateau_n0(cat.assign(t_found=np.nan), ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}, t_common=10.0)
+    assert r[cols].isna().all().all() and (r["n0"] > 0).all()
+    r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: np.nan, 0.6: 25.0}, t_common=10.0)
+    r = r.set_index(["T_f", "preset"])
+    assert r.loc[0.5, cols].isna().all().all() and r.loc[(0.6, "NiP"), "count_t_common"] == 1  # (0.6 Ar: as above)
     # no DW at all: the count is 0 (nothing to time), with its upper limit
-    r = plateau_n0(cat.iloc[:0], ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}).set_index(["T_f", "preset"])
+    r = plateau_n0(cat.iloc[:0], ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0},
+                   t_common=10.0).set_index(["T_f", "preset"])
     assert (r["count_t_common"] == 0).all()
     assert r.loc[(0.5, "NiP"), "n0_t_common_upper95"] == pytest.approx(2.9957 / (N * 2 * 0.0012), rel=1e-4)
 
@@ -482,7 +494,7 @@ def write_run(root: Path, template, n_dw: int = 12, with_loop: bool = True) -> d
             write_parquet(p, df)
             inputs[name].append(str(p))
     for k, rows in neb_rows.items():
-        p = root / f"loop/iter{k}/neb/batch0.parquet"
+        p = root / f"loop/iter{k}/neb.parquet"  # the merged table of iteration k
         write_parquet(p, neb_frame(rows) if rows else pd.DataFrame())
         inputs["neb"].append(str(p))
     if with_loop:
@@ -532,7 +544,6 @@ def test_make_report_writes_everything(template, tmp_path):
     check_outputs(out)
     cat = pd.read_parquet(out / OUTPUT_FILES["catalogue"])
     assert len(cat) == res["n_dw"] > 0
-    assert cat["t_found"].notna().all()
     t1 = pd.read_csv(out / OUTPUT_FILES["table1_csv"])
     assert list(t1["T_f"]) == [0.5, 0.6] and list(t1["N_g"]) == [4, 4]
     assert t1["N_DW"].sum() == len(cat) and t1["N_TLS_Ar"].sum() == int(cat["is_TLS_Ar"].sum())
@@ -542,25 +553,37 @@ def test_make_report_writes_everything(template, tmp_path):
     for _, r in n0.iterrows():
         c = cat[(cat["T_f"] == r["T_f"])]
         assert r["count_below_TQ"] == int((c[f"E_{r['preset']}"] < r["kT_Q"]).sum())
-    # both T_f explored 40 x 0.25 tau: the common time is the end of both runs and n0 there is n0
-    assert (n0["t_common"] == 10.0).all()
-    assert (n0["count_t_common"] == n0["count_below_TQ"]).all() and np.allclose(n0["n0_t_common"], n0["n0"])
+    # both T_f explored 40 x 0.25 tau, short of the default common time 1e3 tau: no n0 there
+    assert (n0["t_common"] == 1000.0).all() and n0["n0_t_common"].isna().all() and n0["count_t_common"].isna().all()
     text = (out / OUTPUT_FILES["summary"]).read_text()
     assert len(text.splitlines()) <= 30
     assert "TLS Ar" in text and "n0" in text and str(out) in text
-    assert "n0 at common exploration time t = 10 tau" in text
+    line = next(x for x in text.splitlines() if x.startswith("n0 at exploration time t = 1000 tau"))
+    assert "T_f=0.5: not reached (explored 10 tau)" in line and "T_f=0.6: not reached (explored 10 tau)" in line
     y = pd.read_csv(out / OUTPUT_FILES["loop_yield"])
     assert list(y["iteration"]) == [0, 1] and y["n_neb"].sum() == 24 + 8
 
 
-def test_make_report_n0_at_the_shortest_exploration_time(template, tmp_path):
-    """T_f = 0.5 explored 10 intervals (2.5 tau), T_f = 0.6 40 (10 tau): n0.csv compares both after 2.5 tau."""
+def test_make_report_n0_at_the_configured_exploration_time(template, tmp_path):
+    """T_f = 0.5 explored 10 intervals (2.5 tau), T_f = 0.6 40 (10 tau); report.n0_time = 2.5 tau: n0.csv compares
+    both after 2.5 tau, each DW counting from the first crossing of its pair in both directions."""
     inputs = write_run(tmp_path / "results", template, n_dw=48)
     p = next(q for q in inputs["glasses"] if "T0.5/" in q)
     write_parquet(p, pd.read_parquet(p).assign(intervals=10, time=2.5))  # (its time series run on to 10 tau)
     out = tmp_path / "results/report"
-    make_report(inputs, CONFIG, out)
+    make_report(inputs, {**CONFIG, "report": {"n0_time": 2.5}}, out)
     cat = pd.read_parquet(out / OUTPUT_FILES["catalogue"])
+    # t_found from each glass's time series: the first time both i -> j and j -> i had happened
+    for _, r in cat.iterrows():
+        ts = pd.read_parquet(tmp_path / f"results/explore/{r['glass']}/timeseries.parquet")
+        ids, t, done, expect = ts["is_id"].to_numpy(), ts["time"].to_numpy(), set(), np.nan
+        for k in range(1, len(ids)):
+            done.add((ids[k - 1], ids[k]))
+            if {(r["i"], r["j"]), (r["j"], r["i"])} <= done:
+                expect = t[k]
+                break
+        assert r["t_found"] == expect or (math.isnan(r["t_found"]) and math.isnan(expect))
+    assert 0 < cat["t_found"].notna().sum() < len(cat)
     t1 = pd.read_csv(out / OUTPUT_FILES["table1_csv"]).set_index("T_f")
     assert t1.loc[0.5, "tau_total"] == 2.5 and t1.loc[0.6, "tau_total"] == 10.0
     n0 = pd.read_csv(out / OUTPUT_FILES["n0"])
@@ -575,7 +598,7 @@ def test_make_report_n0_at_the_shortest_exploration_time(template, tmp_path):
         cut += int(tls.sum()) - count
     assert cut > 0  # some TLS were found after 2.5 tau and are left out
     text = (out / OUTPUT_FILES["summary"]).read_text()
-    line = next(x for x in text.splitlines() if x.startswith("n0 at common exploration time t = 2.5 tau"))
+    line = next(x for x in text.splitlines() if x.startswith("n0 at exploration time t = 2.5 tau"))
     assert "T_f=0.5: Ar" in line and "T_f=0.6: Ar" in line and "NiP" in line
 
 
@@ -651,3 +674,64 @@ def test_cli_finds_the_workflow_layout(template, tmp_path, capsys):
     args.func(args)
     check_outputs(tmp_path / "results/report")
     assert "TLS Ar" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# n0 at the configured exploration time (report.n0_time)
+# ---------------------------------------------------------------------------
+
+
+def test_n0_at_the_configured_time_and_t_found_never(caplog):
+    """Mocanu et al. (2023) Figs. 9b, 10b compare n0 at 1e3 tau: the default; a T_f explored for less gets NaN."""
+    import logging
+
+    cat, ids = timed_catalogue()
+    cols = ["count_t_common", "n0_t_common", "n0_t_common_err_poisson", "n0_t_common_upper95"]
+    with caplog.at_level(logging.WARNING, logger="tlsfinder.report.tables"):
+        r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0})
+    assert (r["t_common"] == 1000.0).all() and r[cols].isna().all().all() and (r["n0"] > 0).all()
+    assert "T_f=0.5 explored for 10 tau" in caplog.text and "T_f=0.6 explored for 25 tau" in caplog.text
+    caplog.clear()
+    # at t = 20 tau: T_f = 0.5 (10 tau) is short; T_f = 0.6 counts the TLS whose pair was crossed both ways by then:
+    # Ar (kT_Q 0.005) E = 0.001 @ 3, 0.002 @ 10, 0.0008 @ 10.5 (not 0.004 @ 24); NiP (0.0012) 0.001 and 0.0008
+    with caplog.at_level(logging.WARNING, logger="tlsfinder.report.tables"):
+        r = plateau_n0(cat, ids, PRESETS, N, RHO, tau_total={0.5: 10.0, 0.6: 25.0}, t_common=20.0)
+    r = r.set_index(["T_f", "preset"])
+    assert "T_f=0.5 explored for 10 tau" in caplog.text and "T_f=0.6" not in caplog.text
+    assert r.loc[0.5, cols].isna().all().all()
+    assert r.loc[(0.6, "Ar"), "count_t_common"] == 3 and r.loc[(0.6, "NiP"), "count_t_common"] == 2
+    assert r.loc[(0.6, "Ar"), "n0_t_common"] == pytest.approx(3 / (1200 * 3 * 0.005), rel=1e-12)  # 0.1667 / eps
+    assert r.loc[(0.6, "NiP"), "n0_t_common"] == pytest.approx(2 / (1200 * 3 * 0.0012), rel=1e-12)  # 0.4630 / eps
+    # the E = 0.0008 DW's pair never crossed both ways (t_found NaN): not counted when its glass has a time
+    # series, unknown (NaN) when it has none
+    never = cat.assign(t_found=np.where(cat["E_Ar"] == 0.0008, np.nan, cat["t_found"]))
+    timed = [g for v in ids.values() for g in v]
+    r = plateau_n0(never, ids, PRESETS, N, RHO, tau_total={0.5: 30.0, 0.6: 25.0}, t_common=20.0,
+                   timed_glasses=timed).set_index(["T_f", "preset"])
+    assert r.loc[(0.6, "Ar"), "count_t_common"] == 2 and r.loc[(0.6, "NiP"), "count_t_common"] == 1
+    assert r.loc[(0.5, "Ar"), "count_t_common"] == 3  # 0.001 @ 2, 0.003 @ 9.5, 0.0005 @ 10
+    r = plateau_n0(never, ids, PRESETS, N, RHO, tau_total={0.5: 30.0, 0.6: 25.0}, t_common=20.0,
+                   timed_glasses=[g for g in timed if g != "T0.6/g2"]).set_index(["T_f", "preset"])
+    assert r.loc[0.6, cols].isna().all().all() and r.loc[(0.5, "Ar"), "count_t_common"] == 3
+
+
+def test_summary_states_n0_at_the_configured_time(template, tmp_path):
+    inputs = write_run(tmp_path / "results", template, n_dw=48)
+    out = tmp_path / "report"
+    make_report(inputs, {**CONFIG, "report": {"n0_time": 10.0}}, out)
+    n0 = pd.read_csv(out / OUTPUT_FILES["n0"]).set_index(["T_f", "preset"])
+    cat = pd.read_parquet(out / OUTPUT_FILES["catalogue"])
+    text = (out / OUTPUT_FILES["summary"]).read_text()
+    line = next(x for x in text.splitlines() if x.startswith("n0 at exploration time t = 10 tau"))
+    assert n0["count_t_common"].sum() > 0
+    for tf in (0.5, 0.6):
+        c = cat[cat["T_f"] == tf]
+        for p in PRESETS:
+            count = int(((c[f"E_{p.name}"] < p.kT_Q) & (c["t_found"] <= 10.0)).sum())
+            assert n0.loc[(tf, p.name), "count_t_common"] == count
+            v = (f"{count / (N * 4 * p.kT_Q):.3g} ({count} TLS)" if count
+                 else f"<{n0.loc[(tf, p.name), 'n0_t_common_upper95']:.2g}")
+            assert f"{p.name} {v}" in line.split(f"T_f={tf:g}: ")[1].split(";")[0]
+    for bad in (0, -5.0, "1e3", float("nan")):
+        with pytest.raises(TLSFinderError, match="report.n0_time"):
+            make_report(inputs, {**CONFIG, "report": {"n0_time": bad}}, tmp_path / "bad")

@@ -5,8 +5,8 @@ segment starts ``snakemake --rerun-incomplete`` and is killed (the whole process
 included) at its kill point; the next segment resumes from what the kill left.  Kill points:
 
 * deterministic: right after each checkpoint of each iteration (ml_select, loop_decide), inside
-  each merge_labels, inside an exploration and inside a NEB batch;
-* random (at least ``TLSF_RESUME_KILLS``, default 20): a delay drawn from a seeded generator after
+  each neb_merge and merge_labels, inside an exploration and inside a NEB batch;
+* random (at least ``TLSF_RESUME_KILLS``, default 8; more for a longer soak): a delay drawn from a seeded generator after
   the segment starts (the seed is printed, ``TLSF_RESUME_SEED`` replays it; the delay grows while
   segments make no progress, so every job eventually finishes).
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 # Files each written last by its job: when one exists and Snakemake does not mark it incomplete,
 # that job had finished.
-FINISHED_MARKERS = ("glass.h5", "is_library.h5", "pairs.parquet", "ranking.parquet", "yield.parquet",
+FINISHED_MARKERS = ("glass.h5", "is_library.h5", "pairs.parquet", "ranking.parquet", "yield.parquet", "neb.parquet",
                     "labels.parquet", "decision.json", "summary.txt")
 
 
@@ -98,6 +98,8 @@ def deterministic_points() -> list[tuple[str, object, object]]:
             (f"right after checkpoint ml_select of iteration {k}", *right_after(f"results/loop/iter{k}/selected.parquet")),
             (f"inside NEB batch 0 of iteration {k}",
              *inside(f"logs/loop/iter{k}/neb/batch0.log", f"results/loop/iter{k}/neb/batch0.parquet")),
+            (f"inside neb_merge of iteration {k}",
+             *inside(f"logs/loop/iter{k}/neb_merge.log", f"results/loop/iter{k}/neb.parquet")),
             (f"inside merge_labels of iteration {k + 1}",
              *inside(f"logs/loop/iter{k + 1}/merge_labels.log", f"results/loop/iter{k + 1}/labels.parquet")),
             (f"right after checkpoint loop_decide of iteration {k}", *right_after(f"results/loop/iter{k}/decision.json")),
@@ -130,7 +132,8 @@ def run_until(wf: Path, proc: subprocess.Popen, condition, timeout: float = 900)
 def compare_runs(got: Path, ref: Path) -> None:
     for rel in ["results/report/tls_catalogue.parquet", "results/report/table1.parquet",
                 *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("labels.parquet")),
-                *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("batch*.parquet"))]:
+                *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("batch*.parquet")),
+                *sorted(str(p.relative_to(ref)) for p in (ref / "results/loop").rglob("neb.parquet"))]:
         a, b = pd.read_parquet(got / rel), pd.read_parquet(ref / rel)
         pd.testing.assert_frame_equal(science_columns(a), science_columns(b), obj=rel)
 
@@ -238,7 +241,7 @@ def test_kills_after_each_checkpoint_and_inside_each_merge_resume(reference, tmp
 def test_kills_at_random_moments_resume(reference, tmp_path):
     ref, cfg, t_ref = reference
     seed = int(os.environ.get("TLSF_RESUME_SEED", random.SystemRandom().randrange(2**31)))
-    n_random = int(os.environ.get("TLSF_RESUME_KILLS", "20"))
+    n_random = int(os.environ.get("TLSF_RESUME_KILLS", "8"))
     print(f"random kill points: seed {seed} (replay with TLSF_RESUME_SEED={seed}), at least {n_random}; "
           f"reference run {t_ref:.0f} s")
     rng = random.Random(seed)

@@ -247,7 +247,7 @@ class FaultInjector:
         self.done: dict[str, str] = {}  # fault -> the job's comment (rule and wildcards)
         self.after = last_job_id()
         self.blocker = subprocess.run(["sbatch", "--parsable", "--cpus-per-task", "2", "--job-name", "blocker",
-                                       "--wrap", "sleep 600"], capture_output=True, text=True, check=True,
+                                       "--output", "/dev/null", "--wrap", "sleep 600"], capture_output=True, text=True, check=True,
                                       env=clean_env()).stdout.strip().split(";")[0]
 
     def poll(self) -> None:

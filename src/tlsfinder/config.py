@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,13 @@ from .io import write_json
 from .models import model_from_config
 from .paths import tf_label
 from .schema import fill_defaults, lookup_default, schema, schema_path
+from .units import get_preset
 
 __all__ = ["validate_config", "load_config", "n_glasses", "glasses", "tf_labels", "model_n", "ml_inputs",
-           "check_results_config", "record_results_config", "schema", "schema_path", "MIXABLE_KEYS"]
+           "check_ml_inputs", "check_results_config", "record_results_config", "schema", "schema_path",
+           "MIXABLE_KEYS"]
+
+log = logging.getLogger(__name__)
 
 
 def _key_path(err: jsonschema.ValidationError) -> str:
@@ -44,22 +50,65 @@ def _describe(err: jsonschema.ValidationError) -> str:
     return f"key '{key}' = {err.instance!r}: {err.message}"
 
 
+def _drop_removed_threshold(config: dict, source: str) -> dict:
+    """Accept ``ml.tls_splitting_max`` only when it equals loop.preset's k_B T_Q; drop it.
+
+    The TLS threshold of selection, stopping rule and report is the preset's k_B T_Q
+    (tlsfinder.loop.tls_threshold); a second number that could disagree is refused.
+    """
+    ml = config.get("ml")
+    if not isinstance(ml, dict) or "tls_splitting_max" not in ml:
+        return config
+    model = (config.get("model") or {}).get("name")
+    preset = (config.get("loop") or {}).get("preset", lookup_default("loop.preset"))
+    value = ml["tls_splitting_max"]
+    try:
+        kt_q = get_preset(model, preset).kT_Q
+    except TLSFinderError:
+        kt_q = None  # unknown model or preset: the schema check below names it
+    if kt_q is None or not isinstance(value, (int, float)) or not math.isclose(value, kt_q, rel_tol=1e-9):
+        raise TLSFinderError(
+            f"{source}: ml.tls_splitting_max = {value!r} is no longer a config key: the TLS threshold of the "
+            f"ranking, the stopping rule and the report is loop.preset's k_B T_Q"
+            + (f" ({model} {preset}: {kt_q:g} eps)" if kt_q is not None else "")
+            + ". Remove ml.tls_splitting_max, and choose the threshold with loop.preset (or a custom preset "
+              "in units.presets)")
+    log.warning("%s: ml.tls_splitting_max = %g is loop.preset %s's k_B T_Q, the TLS threshold; the key is no "
+                "longer needed (remove it)", source, value, preset)
+    config = copy.deepcopy(config)
+    del config["ml"]["tls_splitting_max"]
+    return config
+
+
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Return a validated copy of ``config`` with defaults filled in; raise TLSFinderError otherwise."""
+    """Return a validated copy of ``config`` with defaults filled in; raise TLSFinderError otherwise.
+
+    Keys with per-model defaults (``x-model-defaults`` in the schema: exploration temperature,
+    time step, thermostat, N, density) get those of ``model.name``; each one applied is logged.
+    ``ml.tls_splitting_max`` (removed) is accepted only equal to loop.preset's k_B T_Q, and dropped.
+    A pretrained model or initial labels of another model or preset are refused (:func:`check_ml_inputs`).
+    """
     if not isinstance(config, dict):
         raise TLSFinderError(f"{source}: the configuration must be a mapping of keys, got {type(config).__name__}")
+    config = _drop_removed_threshold(config, source)
     sch = schema()
     errors = sorted(jsonschema.Draft202012Validator(sch).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = "\n  ".join(_describe(e) for e in errors)
         raise TLSFinderError(f"{source}: invalid configuration:\n  {lines}")
     cfg = copy.deepcopy(config)
-    fill_defaults(cfg, sch)
+    model = cfg["model"]["name"]
+    applied: dict[str, Any] = {}
+    fill_defaults(cfg, sch, model, applied)
+    if any(not k.startswith("model.") for k in applied):
+        log.info("%s: %s defaults for %s", source, model,
+                 ", ".join(f"{k} = {v!r}" for k, v in applied.items() if not k.startswith("model.")))
     # Checks the schema cannot express (composition, box size, per-T_f lists, tau_cg vs dt).
     try:
         model_from_config(cfg["model"])
         n_glasses(cfg)
-        ExploreSettings.from_config(cfg.get("explore", {}))
+        ExploreSettings.from_config(cfg.get("explore", {}), model=model)
+        check_ml_inputs(cfg)
     except TLSFinderError as exc:
         raise TLSFinderError(f"{source}: {exc}") from None
     return cfg
@@ -97,6 +146,22 @@ def ml_inputs(config: dict) -> dict[str, str]:
     ml = config.get("ml") or {}
     named = {"model": ml.get("pretrained_model"), "labels": ml.get("initial_labels")}
     return {k: v for k, v in named.items() if v}
+
+
+def check_ml_inputs(config: dict) -> None:
+    """Refuse ml.pretrained_model / ml.initial_labels made for another model or preset (naming both).
+
+    Files not there yet are left to the workflow (it names missing inputs); files without a
+    record of their model and preset are accepted (written before the record existed).
+    """
+    from .ml import check_labels_provenance, check_model_provenance
+
+    model, preset = config["model"]["name"], (config.get("loop") or {}).get("preset", lookup_default("loop.preset"))
+    inputs = ml_inputs(config)
+    if "model" in inputs and Path(inputs["model"], "model.json").exists():
+        check_model_provenance(inputs["model"], model, preset)
+    if "labels" in inputs and Path(inputs["labels"]).is_file():
+        check_labels_provenance(inputs["labels"], model, preset)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -144,11 +209,17 @@ def check_results_config(config: dict, record: str | Path) -> None:
         raise TLSFinderError(f"{record}: unreadable record of the config that made these results ({exc})") from None
     a, b = _flatten(old), _flatten(json.loads(json.dumps(config)))
     unset = object()
+    model = (config.get("model") or {}).get("name")
+    # A removed threshold recorded by an older version is the same science if it equals the preset's.
+    from .loop import tls_threshold  # here: the loop imports the ML stage, which config need not load
+
+    if model and "ml.tls_splitting_max" in a and math.isclose(a["ml.tls_splitting_max"], tls_threshold(config)):
+        del a["ml.tls_splitting_max"]
 
     def differs(k: str) -> bool:
         if k in MIXABLE_KEYS or a.get(k) == b.get(k):
             return False
-        return k in a or k not in b or b[k] != lookup_default(k, unset)
+        return k in a or k not in b or b[k] != lookup_default(k, unset, model=model)
 
     diff = sorted(k for k in set(a) | set(b) if differs(k))
     if diff:

@@ -4,6 +4,10 @@ Protocol (Mocanu et al. (2023), "Microscopic observation of TLS in a metallic gl
 model", Sec. II.D): velocities from Maxwell-Boltzmann at T_exp, MD with dt = 0.0025 and a
 Berendsen thermostat; every tau_cg the configuration is quenched (conjugate gradient) to
 its inherent structure (IS) and the trajectory continues from the exact pre-quench state.
+T_exp, dt and the thermostat time default per model (the schema's ``x-model-defaults``):
+KA2 0.4, 0.0025, 0.25; PSS 0.04 (the T_MD of Khomenko, Reichman, Zamponi, Phys. Rev.
+Materials 5, 055602 (2021), Sec. II; T_MCT = 0.104, so 0.4 would melt the glass), 0.005, 0.5;
+so does the identity tolerance ``distance_tol`` (below).
 
 Which configurations of each interval get quenched is the exploration protocol
 (``ExploreSettings.protocol``: ``every_step``, ``fixed`` or ``bisect``, the default), a
@@ -18,7 +22,9 @@ minimum is located to ~ftol / k_min (k_min ~ 1e-2 for the softest modes) i.e.
 1e-8 sigma and its energy to ~ftol^2 / k_min per particle, so the defaults
 (1e-4 sigma, 1e-7 eps) sit many orders above the convergence noise and well
 below the distance of a single-particle hop of 0.1 sigma in N = 1200
-(0.1 / sqrt(1200) = 3e-3 sigma).  An unconverged quench (step limit reached)
+(0.1 / sqrt(1200) = 3e-3 sigma).  PSS uses distance_tol = 1e-5: its closest published
+double wells (Ciarella et al. (2023), N = 1500) are 1.07e-4 apart, and re-quenches of one
+PSS IS land within 1e-11 sigma (1e-15 eps per particle) of each other.  An unconverged quench (step limit reached)
 is counted in ``failed_quenches`` and never stored.
 
 Outputs (``write_outputs``) in the glass folder:
@@ -57,7 +63,7 @@ from .explore_protocols import PROTOCOLS, get_protocol
 from .geometry import displacements, rms_distance
 from .io import Glass, atomic_path, provenance, read_glass, write_json, write_parquet
 from .models import Model, model_from_config
-from .schema import defaults
+from .schema import defaults, model_defaults
 from .seeding import stage_rng
 
 log = logging.getLogger(__name__)
@@ -69,7 +75,11 @@ _DEFAULTS = defaults("explore")  # the config schema's, the one place defaults a
 
 @dataclass
 class ExploreSettings:
-    """Exploration parameters; defaults are the config schema's (Mocanu et al. (2023) Sec. II.D, KA2)."""
+    """Exploration parameters; defaults are the config schema's (Mocanu et al. (2023) Sec. II.D, KA2).
+
+    The PSS defaults differ (temperature, dt, thermostat): :meth:`for_model` or
+    ``from_config(..., model="PSS")`` apply the schema's per-model defaults (``x-model-defaults``).
+    """
 
     temperature: float = _DEFAULTS["temperature"]  # T_exp
     dt: float = _DEFAULTS["dt"]
@@ -99,13 +109,20 @@ class ExploreSettings:
     setup_steps: int | None = _DEFAULTS["setup_steps"]
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> "ExploreSettings":
+    def from_config(cls, cfg: dict[str, Any], model: str | None = None) -> "ExploreSettings":
+        """Settings of a config's ``explore`` section; keys it lacks take ``model``'s defaults."""
         unknown = set(cfg) - set(cls.__dataclass_fields__)
         if unknown:
             raise TLSFinderError(f"explore: unknown key(s) {sorted(unknown)}")
-        s = cls(**cfg)
+        s = cls.for_model(model, **cfg) if model else cls(**cfg)
         s.validate()
         return s
+
+    @classmethod
+    def for_model(cls, model: str, **settings) -> "ExploreSettings":
+        """Settings with ``model``'s defaults (e.g. PSS: T_exp = 0.04), overridden by ``settings``."""
+        own = {k.split(".", 1)[1]: v for k, v in model_defaults(model).items() if k.startswith("explore.")}
+        return cls(**{**own, **settings})
 
     @property
     def steps_per_interval(self) -> int:
@@ -421,7 +438,7 @@ def run_explore(config: dict, glass_path: str | Path, out_dir: str | Path, glass
     out = Path(out_dir)
     model = model_from_config(config["model"])
     glass = read_glass(glass_path, expect_model=config["model"] | {"n": model.n})
-    settings = ExploreSettings.from_config(config.get("explore", {}))
+    settings = ExploreSettings.from_config(config.get("explore", {}), model=model.name)
     ex = Explorer(model, glass, settings, int(config["seed"]), glass_id, checkpoint=out / "checkpoint.pkl")
     try:
         ex.run()

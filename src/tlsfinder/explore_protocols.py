@@ -12,11 +12,14 @@ configurations get quenched.
     (the reference of ``benchmarks/explore.py``).
 ``fixed``
     quench every tau_cg only (the production protocol of Mocanu et al. (2023),
-    "Microscopic observation of TLS in a metallic glass model", Sec. II.D): misses hops
-    that go and come back within tau_cg.
+    "Microscopic observation of TLS in a metallic glass model", Sec. II.D, with Table I's
+    tau_cg of 2 to 43 dt): misses hops that go and come back within tau_cg.  The protocol
+    that reproduces their Table I (``config/ka2_paper.yaml`` uses it).
 ``bisect`` (default)
     quench every tau_cg and locate every change inside the interval from stored MD
-    snapshots (:class:`Bisect`).
+    snapshots (:class:`Bisect`).  It records the short excursions ``fixed`` misses, so
+    on the same trajectory it counts more transitions and pairs crossed both ways than
+    Table I's protocol (``benchmarks/protocol_parity.py``).
 """
 
 from __future__ import annotations

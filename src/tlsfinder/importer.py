@@ -11,8 +11,7 @@ Three kinds of sources, any mix (``tlsfinder import-tlsml SRC ...``):
   ``data/tls_ml_exploration/README.md``.
 * exact-calculation lists ``quantum_splitting_T*.csv`` (``,conf,i,j,out``: a
   double well and its splitting) and ``nonDW_T*.csv`` (``,conf,i,j``: not a
-  double well): labels only.  Exact duplicate rows (59 in nonDW_T007.csv) are
-  dropped and counted in the log.
+  double well): labels only.
 * the inherent-structure layout ``Configurations/minima/T{T_f}/Cnf-{x}/{e}.conf.txt``
   (LAMMPS data files, ``Atoms # charge``: id type diameter x y z [image flags])
   or ``{e}.conf`` (Fortran unformatted records: int32 N; float64 box edge(s);
@@ -37,8 +36,17 @@ Mapping onto our tables (:mod:`tlsfinder.pairs`, :mod:`tlsfinder.ml`):
   CSVs are DWs with ``splitting`` = ``quantum_splitting`` / ``out``; ``nonDW``
   rows are not DWs; ``iteration`` = -1, ``source`` = the file name.
 
-The same pair from several sources must agree (features exactly; ``is_dw``;
-splittings to 1e-9 relative), otherwise the import stops naming the pairs.
+Duplicates, as published.  A row repeated exactly within one file (every column but the row
+number ``index`` / the CSV's first column equal) is dropped, with a count in the log: 59 rows of
+nonDW_T007.csv, 96 of nonDW_T0092.csv, and the T_f = 0.062 classifier table of the original
+repository repeats 335 pairs.  Two rows of one pair that differ in any value stop the import,
+naming the pair and the columns.  The same pair from several sources must agree (features
+exactly; ``is_dw``; splittings to 1e-9 relative), otherwise the import stops naming the pairs.
+
+Provenance.  The published data are PSS glasses with splittings in argon units (TLS below
+0.00151, the argon k_B T_Q): :data:`PUBLISHED_MODEL`, :data:`PUBLISHED_PRESET`, recorded in the
+labels file ``tlsfinder import-tlsml`` writes (:func:`tlsfinder.ml.write_labels`), so a KA2 run or a
+NiP run refuses them as ``ml.initial_labels``.
 """
 
 from __future__ import annotations
@@ -55,6 +63,10 @@ from .ml import check_labels_table, empty_labels
 from .pairs import DEFAULT_DELTA_E_MAX, PAIR_COLUMNS, PAIR_KEY, PUBLISHED_FEATURES, check_pairs_table, pair_features
 
 log = logging.getLogger(__name__)
+
+#: Glass model and unit preset of the published data (their README: PSS, N = 1500, density 1.0;
+#: splittings in argon units, TLS when below 0.00151).
+PUBLISHED_MODEL, PUBLISHED_PRESET = "PSS", "Ar"
 
 
 def tf_from_name(name: str) -> str | None:
@@ -84,6 +96,30 @@ def _glass_names(tf, conf) -> pd.Series:
     return ("T" + tf.to_numpy(dtype=object) + "/c" + conf.astype("int64").astype(str).to_numpy(dtype=object))
 
 
+def drop_exact_duplicates(df: pd.DataFrame, key: list[str], path: Path, ignore=("index",)) -> pd.DataFrame:
+    """``df`` without rows that repeat another row exactly (columns ``ignore`` aside: row numbers),
+    counted in the log; rows of one ``key`` that still differ raise TLSFinderError naming the pair."""
+    data = [c for c in df.columns if c not in ignore]
+    exact = df.duplicated(data, keep="first")
+    if exact.any():
+        log.info("%s: %d exact duplicate row(s) dropped (%d distinct row(s) kept)", path.name, int(exact.sum()),
+                 int((~exact).sum()))
+        df = df[~exact.to_numpy()]
+    clash = df.duplicated(key, keep=False)
+    if clash.any():
+        rows = df[clash.to_numpy()]
+        first = rows.groupby(key, sort=True)
+        varies = first[[c for c in data if c not in key]].nunique(dropna=False).max(axis=0)
+        cols = sorted(varies[varies > 1].index)
+        example = dict(zip(key, first.size().index[0]))
+        raise TLSFinderError(
+            f"{path}: {first.ngroups} pair(s) listed twice with different values (columns {cols}), e.g. "
+            + ", ".join(f"{k} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{k} = {v}"
+                        for k, v in example.items())
+            + "; a pair must be listed once (exact repeats are dropped)")
+    return df
+
+
 def _int_labels(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     v = df[col].to_numpy(dtype=float)
     if not np.all(np.isfinite(v)) or not np.all(v == np.round(v)):
@@ -111,6 +147,7 @@ def import_feather(path: str | Path, *, tf=None) -> tuple[pd.DataFrame, pd.DataF
         raise TLSFinderError(f"{path}: missing column(s) {missing}")
     if "is_dw" not in df.columns and "quantum_splitting" not in df.columns:
         raise TLSFinderError(f"{path}: neither 'is_dw' nor 'quantum_splitting' present: no labels to import")
+    df = drop_exact_duplicates(df, [c for c in ("T", "conf", "i2", "j2") if c in df.columns], path)
     if tf is None and "T" in df.columns:
         tfs = df["T"].map(lambda t: f"{float(t):g}")
     else:
@@ -160,10 +197,7 @@ def import_exact_csv(path: str | Path, *, tf=None) -> pd.DataFrame:
     missing = [c for c in ("conf", "i", "j") if c not in df.columns]
     if missing:
         raise TLSFinderError(f"{path}: missing column(s) {missing} (expected ,conf,i,j[,out])")
-    n0 = len(df)
-    df = df.drop_duplicates()
-    if len(df) < n0:
-        log.info("%s: %d exact duplicate row(s) dropped", path.name, n0 - len(df))
+    df = drop_exact_duplicates(df, ["conf", "i", "j"], path, ignore=())  # the row number is the index
     i, j = _int_labels(df, "i", path), _int_labels(df, "j", path)
     if (i >= j).any():
         raise TLSFinderError(f"{path}: {int((i >= j).sum())} row(s) with i >= j")

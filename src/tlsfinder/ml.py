@@ -16,8 +16,9 @@ ranks, and saves everything to a folder.
 
 How the two predictions make one ranking.  The classifier's training set holds
 every labelled pair, the regressor's only double wells, and a pair is a TLS when
-it is a DW *and* its splitting is below ``tls_splitting_max`` (0.00151 in the
-published work).  We rank every pair by the probability of being a TLS under a
+it is a DW *and* its splitting is below ``tls_splitting_max``: the k_B T_Q of the
+run's unit preset (``loop.preset``; the same threshold as the stopping rule and the
+report), 0.00151 in the published work.  We rank every pair by the probability of being a TLS under a
 simple error model: with ŷ the regressor's prediction and a Gaussian error of
 width ``sigma`` decades on it,
 
@@ -62,9 +63,13 @@ before any model exists has NaN predictions.
 Selected table: the ranking columns of the chosen pairs plus ``reason``
 (``"ranked"``: taken in ranking order, or ``"explore"``: drawn at random) and ``iteration``.
 
-Model folder: ``model.json`` (format, features, settings, training summary,
-provenance with package versions), ``classifier.txt`` and ``regressor.txt``
-(LightGBM text models).
+Model folder: ``model.json`` (format, features, glass ``model`` and unit ``preset`` of
+the splittings it learnt, settings, training summary, provenance with package versions),
+``classifier.txt`` and ``regressor.txt`` (LightGBM text models).  Labels files written by
+:func:`write_labels` record the same two in their Parquet metadata.  A model folder or
+labels file of another glass model or preset than the run's is refused, naming both
+(:func:`check_model_provenance`, :func:`check_labels_provenance`): splittings in argon
+units are not splittings in NiP units, and KA2 splittings are not PSS ones.
 
 Defaults of every setting are those of the config's ``ml`` section in the schema
 (:func:`tlsfinder.schema.defaults`).  Predictions use LightGBM's own
@@ -93,8 +98,10 @@ MODEL_FORMAT = "tlsfinder-ml/1"
 #: Defaults of every ``ml`` setting (the config schema's ``ml`` section).
 DEFAULTS = defaults("ml")
 
-#: Splitting below which a DW is a TLS (published work, PSS reduced units).
-TLS_SPLITTING_MAX = DEFAULTS["tls_splitting_max"]
+#: Splitting below which a DW is a TLS in the published ML search (Ciarella et al. (2023), PSS in
+#: argon units): the threshold of the published data and of a ranker made without a model and preset.
+#: A run's threshold is its loop.preset's k_B T_Q (tlsfinder.loop.tls_threshold), never a config key.
+TLS_SPLITTING_MAX = 0.00151
 
 #: LightGBM settings shared by both models (overridable through ``params``).  Shallow trees
 #: (max_depth 6) and a high learning rate keep the ensembles small (~30 trees each with early
@@ -181,13 +188,75 @@ def check_labels_table(df: pd.DataFrame, source: str = "labels table") -> pd.Dat
     return df
 
 
-def read_labels(path: str | Path | None) -> pd.DataFrame:
-    """Read and check a labels table (``None`` or a missing optional file: empty table)."""
+#: Parquet key-value metadata key of a labels table's provenance (JSON: ``model``, ``preset``).
+LABELS_META_KEY = b"tlsfinder.labels"
+
+
+def write_labels(path: str | Path, df: pd.DataFrame, model: str, preset: str) -> None:
+    """Write a labels table with its provenance: the glass model (KA2, PSS) and the unit preset whose
+    splittings it holds, in the Parquet file's key-value metadata (read back by :func:`read_labels`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io import atomic_path
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[LABELS_META_KEY] = json.dumps({"model": str(model), "preset": str(preset)}).encode()
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+
+
+def labels_provenance(path: str | Path) -> dict | None:
+    """``{"model": ..., "preset": ...}`` of a labels file, or None when it does not record them."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:
+        raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
+    if LABELS_META_KEY not in meta:
+        return None
+    try:
+        return json.loads(meta[LABELS_META_KEY])
+    except ValueError as exc:
+        raise TLSFinderError(f"{path}: unreadable labels provenance ({exc})") from exc
+
+
+def _check_provenance(what: str, source, found: dict | None, model: str | None, preset: str | None) -> None:
+    """Refuse ``found`` (``model``/``preset`` of a file) when it differs from the run's; name both."""
+    if found is None:
+        if model is not None or preset is not None:
+            log.warning("%s: %s, with no record of the glass model and unit preset; taken as the run's (%s %s)",
+                        source, what, model, preset)
+        return
+    for key, want in (("model", model), ("preset", preset)):
+        have = found.get(key)
+        if want is not None and have is not None and str(have) != str(want):
+            raise TLSFinderError(
+                f"{source}: {what} of {key} {have} ({found.get('model')} {found.get('preset')}), but this run is "
+                f"{key} {want} ({model} {preset}): splittings and the TLS threshold differ between glass models "
+                f"and unit presets")
+
+
+def check_labels_provenance(path: str | Path, model: str | None, preset: str | None) -> None:
+    """Refuse a labels file recorded for another model or preset than ``model`` / ``preset``."""
+    _check_provenance("labels", path, labels_provenance(path), model, preset)
+
+
+def read_labels(path: str | Path | None, model: str | None = None, preset: str | None = None) -> pd.DataFrame:
+    """Read and check a labels table (``None`` or a missing optional file: empty table).
+
+    With ``model`` / ``preset``, a table recorded (:func:`write_labels`) for another glass model or
+    unit preset is refused, naming both.
+    """
     if path is None:
         return empty_labels()
     path = Path(path)
     if not path.exists():
         raise TLSFinderError(f"{path}: no such labels table")
+    if model is not None or preset is not None:
+        check_labels_provenance(path, model, preset)
     try:
         df = pd.read_parquet(path)
     except Exception as exc:
@@ -197,6 +266,37 @@ def read_labels(path: str | Path | None) -> pd.DataFrame:
 
 def _key_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"glass": df["glass"].astype("string").to_numpy(), "i": df["i"].to_numpy(), "j": df["j"].to_numpy()})
+
+
+#: Outcomes (labels' ``neb_status``) that are not trained on: a path connected through
+#: intermediate minima is neither one double well nor a non-DW (its elementary sub-pairs carry
+#: the information, with labels of their own), and an unconverged band says nothing.
+UNTRAINED_STATUSES = ("split", "unconverged")
+
+
+def training_labels(labels: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The labels a model trains on: without the :data:`UNTRAINED_STATUSES`, and without the
+    elementary sub-pairs (``origin == "split"``) that have no row in ``pairs`` (a minimum found by
+    NEB, or |Delta_E| beyond ``ml.delta_e_max``: no features); both dropped with a count in the log."""
+    keep = np.ones(len(labels), dtype=bool)
+    if "neb_status" in labels.columns:
+        status = labels["neb_status"].astype(str).to_numpy()
+        skip = np.isin(status, UNTRAINED_STATUSES)
+        if skip.any():
+            log.info("training: %d label(s) with outcome %s not trained on", int(skip.sum()),
+                     "/".join(UNTRAINED_STATUSES))
+        keep &= ~skip
+    if "origin" in labels.columns:
+        sub = keep & (labels["origin"].astype(str).to_numpy() == "split")
+        if sub.any():
+            m = _key_frame(labels[sub]).merge(_key_frame(pairs).drop_duplicates().assign(_in=1),
+                                             on=list(PAIR_KEY), how="left")
+            absent = np.flatnonzero(sub)[m["_in"].isna().to_numpy()]
+            if len(absent):
+                log.info("training: %d elementary sub-pair label(s) have no features (a minimum found by NEB, or "
+                         "|Delta_E| beyond ml.delta_e_max) and are not trained on", len(absent))
+            keep[absent] = False
+    return labels[keep].reset_index(drop=True)
 
 
 def join_labels(pairs: pd.DataFrame, labels: pd.DataFrame, source: str = "labels") -> np.ndarray:
@@ -451,9 +551,16 @@ class SplittingRegressor(_GBM):
 
 
 class TLSRanker:
-    """DW classifier + splitting regressor on the same features; ranks pairs by their chance of being a TLS."""
+    """DW classifier + splitting regressor on the same features; ranks pairs by their chance of being a TLS.
 
-    def __init__(self, features=PUBLISHED_FEATURES, *, tls_splitting_max: float = TLS_SPLITTING_MAX,
+    ``model`` (KA2, PSS) and ``preset`` (unit preset) say what the splittings it learns are; the TLS
+    threshold is then the preset's k_B T_Q.  Both are saved with it, and a run of another model or
+    preset refuses it (:func:`check_model_provenance`).  Without them the threshold is
+    ``tls_splitting_max`` (default: the published :data:`TLS_SPLITTING_MAX`).
+    """
+
+    def __init__(self, features=PUBLISHED_FEATURES, *, model: str | None = None, preset: str | None = None,
+                 tls_splitting_max: float | None = None,
                  sigma: float = DEFAULTS["sigma"], order: str = DEFAULTS["order"], params: dict | None = None,
                  val_fraction: float = DEFAULTS["val_fraction"],
                  early_stopping_rounds: int = DEFAULTS["early_stopping_rounds"], max_rounds: int = DEFAULTS["max_rounds"],
@@ -461,6 +568,8 @@ class TLSRanker:
         self.features = list(features)
         if not self.features:
             raise TLSFinderError("TLSRanker: empty feature list")
+        tls_splitting_max = tls_threshold_of(model, preset, tls_splitting_max)
+        self.model, self.preset = model, preset
         if not (tls_splitting_max > 0):
             raise TLSFinderError(f"TLSRanker: tls_splitting_max must be positive, got {tls_splitting_max}")
         if not (sigma > 0):
@@ -486,7 +595,7 @@ class TLSRanker:
         both models (drawn with ``seed``).
         """
         check_pairs_table(pairs, self.features, source="pairs")
-        labels = check_labels_table(labels, source="labels")
+        labels = training_labels(check_labels_table(labels, source="labels"), pairs)
         if len(labels) == 0:
             raise TLSFinderError("labels: no labelled pairs to train on")
         rows = join_labels(pairs, labels)
@@ -553,6 +662,8 @@ class TLSRanker:
             meta = {
                 "format": MODEL_FORMAT,
                 "features": self.features,
+                "model": self.model,
+                "preset": self.preset,
                 "tls_splitting_max": self.tls_splitting_max,
                 "sigma": self.sigma,
                 "order": self.order,
@@ -565,8 +676,9 @@ class TLSRanker:
             }
             (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
 
-    @classmethod
-    def load(cls, path: str | Path) -> "TLSRanker":
+    @staticmethod
+    def read_meta(path: str | Path) -> dict:
+        """The ``model.json`` of a model folder, checked for its format."""
         path = Path(path)
         meta_path = path / "model.json"
         if not meta_path.exists():
@@ -577,8 +689,21 @@ class TLSRanker:
             raise TLSFinderError(f"{meta_path}: unreadable ({exc})") from exc
         if meta.get("format") != MODEL_FORMAT:
             raise TLSFinderError(f"{meta_path}: format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+        return meta
+
+    @classmethod
+    def load(cls, path: str | Path, model: str | None = None, preset: str | None = None) -> "TLSRanker":
+        """Read a model folder; with ``model`` / ``preset`` (the run's), refuse one made for another
+        glass model or unit preset, naming both."""
+        path = Path(path)
+        meta = cls.read_meta(path)
+        _check_provenance("a model trained on splittings", path, _model_provenance(meta), model, preset)
         settings = meta.get("settings", {})
-        self = cls(meta["features"], tls_splitting_max=meta["tls_splitting_max"], sigma=meta["sigma"],
+        if meta.get("model") is not None and meta.get("preset") is not None:  # older folders: threshold only
+            kw = {"model": meta["model"], "preset": meta["preset"]}
+        else:
+            kw = {"tls_splitting_max": meta["tls_splitting_max"]}
+        self = cls(meta["features"], **kw, sigma=meta["sigma"],
                    order=meta.get("order", DEFAULTS["order"]), params=meta.get("params"), seed=meta.get("seed", 0),
                    **settings)
         self.classifier._load(path / "classifier.txt", self.features)
@@ -586,6 +711,18 @@ class TLSRanker:
         self.info = meta.get("training", {})
         self.meta = meta
         return self
+
+
+def _model_provenance(meta: dict) -> dict | None:
+    if meta.get("model") is None and meta.get("preset") is None:
+        return None
+    return {"model": meta.get("model"), "preset": meta.get("preset")}
+
+
+def check_model_provenance(path: str | Path, model: str | None, preset: str | None) -> None:
+    """Refuse a model folder trained for another glass model or unit preset than ``model`` / ``preset``."""
+    _check_provenance("a model trained on splittings", path, _model_provenance(TLSRanker.read_meta(path)), model,
+                      preset)
 
 
 def order_predictions(pred: pd.DataFrame, order: str = DEFAULTS["order"]) -> pd.DataFrame:
@@ -678,9 +815,12 @@ def iteration_yield(labels: pd.DataFrame, tls_splitting_max: float = TLS_SPLITTI
     """Per iteration: NEBs run, DWs and TLS found, TLS per NEB, and running totals."""
     labels = check_labels_table(labels)
     tls = labels["is_dw"].to_numpy() & (labels["splitting"].to_numpy() < tls_splitting_max)
-    g = labels.assign(_tls=tls).groupby("iteration", sort=True)
+    # NEBs are the selected pairs; the elementary sub-pairs of their paths add labels, not NEBs
+    selected = (labels["origin"].astype(str).to_numpy() != "split") if "origin" in labels.columns else np.ones(
+        len(labels), dtype=bool)
+    g = labels.assign(_tls=tls, _sel=selected).groupby("iteration", sort=True)
     out = pd.DataFrame({
-        "n_neb": g.size(),
+        "n_neb": g["_sel"].sum().astype("int64"),
         "n_dw": g["is_dw"].sum().astype("int64"),
         "n_tls": g["_tls"].sum().astype("int64"),
     }).reset_index()
@@ -695,26 +835,49 @@ def iteration_yield(labels: pd.DataFrame, tls_splitting_max: float = TLS_SPLITTI
 # ---------------------------------------------------------------------------
 
 
+def tls_threshold_of(model: str | None = None, preset: str | None = None,
+                     tls_splitting_max: float | None = None) -> float:
+    """The TLS threshold (eps): k_B T_Q of ``model`` / ``preset`` if given (``tls_splitting_max``, if
+    also given, must agree), else ``tls_splitting_max``, else the published :data:`TLS_SPLITTING_MAX`."""
+    if (model is None) != (preset is None):
+        raise TLSFinderError(f"give both the glass model and the unit preset, got model={model!r}, preset={preset!r}")
+    if model is None:
+        return TLS_SPLITTING_MAX if tls_splitting_max is None else float(tls_splitting_max)
+    from .units import get_preset
+
+    kt_q = get_preset(model, preset).kT_Q
+    if tls_splitting_max is not None and not np.isclose(tls_splitting_max, kt_q, rtol=1e-9, atol=0):
+        raise TLSFinderError(f"tls_splitting_max = {tls_splitting_max} differs from the TLS threshold of {model} "
+                             f"{preset}, k_B T_Q = {kt_q}; give one or the other")
+    return kt_q
+
+
 def train_from_files(pairs_paths, labels_path, out_dir, *, features=PUBLISHED_FEATURES, weight_column=None,
-                     **settings) -> TLSRanker:
+                     model: str | None = None, preset: str | None = None, **settings) -> TLSRanker:
+    """Train on a labels file; ``model`` / ``preset`` (the run's) are checked against the labels'
+    provenance, saved with the model folder, and set the TLS threshold (the preset's k_B T_Q)."""
     pairs = read_pairs(pairs_paths, features)
-    labels = read_labels(labels_path)
-    ranker = TLSRanker(features, **settings).fit(pairs, labels, sample_weight=weight_column)
+    labels = read_labels(labels_path, model, preset)
+    ranker = TLSRanker(features, model=model, preset=preset, **settings).fit(pairs, labels, sample_weight=weight_column)
     ranker.save(out_dir)
     log.info("trained on %d labels (%d DW, %d TLS) from %d glasses in %.1f s -> %s", ranker.info["n_labels"],
              ranker.info["n_dw"], ranker.info["n_tls"], ranker.info["n_glasses"], ranker.info["train_seconds"], out_dir)
     return ranker
 
 
-def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None) -> pd.DataFrame:
-    """Rank all pairs with a model folder (``None``: the heuristic ranking) and write the ranking."""
+def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None, model: str | None = None,
+                    preset: str | None = None) -> pd.DataFrame:
+    """Rank all pairs with a model folder (``None``: the heuristic ranking) and write the ranking.
+
+    ``model`` / ``preset``: the run's; a model folder made for another glass model or preset is refused.
+    """
     if model_dir is None:
         pairs = read_pairs(pairs_paths, ("Delta_E", "Tij", "Tji"))
         ranking = heuristic_ranking(pairs)
     else:
         import pyarrow.parquet as pq
 
-        ranker = TLSRanker.load(model_dir)
+        ranker = TLSRanker.load(model_dir, model, preset)
         for path in [pairs_paths] if isinstance(pairs_paths, (str, Path)) else pairs_paths:
             try:
                 have = set(pq.read_schema(path).names)
@@ -732,12 +895,17 @@ def rank_from_files(model_dir, pairs_paths, out, *, order: str | None = None) ->
 
 def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fraction: float = DEFAULTS["explore_fraction"],
                       min_p_dw: float = DEFAULTS["min_p_dw"], seed: int | np.random.Generator = 0, iteration: int | None = None,
-                      tls_splitting_max: float = TLS_SPLITTING_MAX, yield_out=None):
+                      tls_splitting_max: float | None = None, model: str | None = None, preset: str | None = None,
+                      yield_out=None):
+    """Select the next pairs and report past yields.  The yields' TLS threshold is
+    :func:`tls_threshold_of` (``model``, ``preset``, ``tls_splitting_max``); the labels' provenance
+    is checked against ``model`` / ``preset``."""
+    tls_splitting_max = tls_threshold_of(model, preset, tls_splitting_max)
     ranking_path = Path(ranking_path)
     if not ranking_path.exists():
         raise TLSFinderError(f"{ranking_path}: no such ranking table")
     ranking = pd.read_parquet(ranking_path)
-    labels = read_labels(labels_path)
+    labels = read_labels(labels_path, model, preset)
     sel = select_pairs(ranking, labels, k, explore_fraction=explore_fraction, min_p_dw=min_p_dw, seed=seed,
                        iteration=iteration)
     write_parquet(out, sel)
@@ -757,6 +925,9 @@ def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fractio
 
 def ml_setting(config: dict, key: str):
     """``config["ml"][key]`` or its schema default."""
+    if key == "tls_splitting_max":
+        raise TLSFinderError("ml.tls_splitting_max is no longer a setting: the TLS threshold is loop.preset's "
+                             "k_B T_Q (tlsfinder.loop.tls_threshold(config))")
     if key not in DEFAULTS:
         raise TLSFinderError(f"unknown ml setting {key!r}; known: {sorted(DEFAULTS)}")
     return (config.get("ml") or {}).get(key, DEFAULTS[key])

@@ -38,6 +38,7 @@ from . import TLSFinderError
 from .geometry import periodic_pairs
 from .io import atomic_path
 from .potentials import PairForm
+from .schema import default
 
 # --------------------------------------------------------------------------
 # Base class
@@ -391,8 +392,8 @@ class PSS(Model):
 
 MODELS = {"KA2": KA2, "PSS": PSS}
 # N and number density of the papers (KA2: Mocanu et al. (2023); PSS: Khomenko et al. (2021),
-# Ciarella et al. (2023)).
-MODEL_DEFAULTS = {"KA2": {"n": 1200, "density": 1.35}, "PSS": {"n": 1500, "density": 1.0}}
+# Ciarella et al. (2023)), as the config schema's per-model defaults write them.
+MODEL_DEFAULTS = {name: {key: default(f"model.{key}", name) for key in ("n", "density")} for name in MODELS}
 
 
 def model_from_config(cfg: dict[str, Any]) -> Model:

@@ -14,6 +14,9 @@ Ids written into tables:
 glass id   ``T{tf}/g{g}`` (:func:`glass_id`)
 pair id    ``T{tf}/g{g}/{i}-{j}`` for a selected pair of IS i < j; the elementary
            sub-pairs NEB splits it into append ``.n`` per level (``.../3-7.2.1``)
+IS id      0 .. n_IS - 1 in the glass's IS library; minima found by NEB that the library
+           lacks continue the numbering (n_IS, n_IS + 1, ... in the order they were found;
+           :mod:`tlsfinder.identity`)
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ YIELD = ITER + "/yield.parquet"
 DECISION = ITER + "/decision.json"
 NEB_TABLE = ITER + "/neb/batch{b}.parquet"
 NEB_PATHS = ITER + "/neb/batch{b}_paths"
+NEB_BATCH_MINIMA = ITER + "/neb/batch{b}_minima.h5"  # minima a batch found that the IS library lacks
+NEB_MERGED = ITER + "/neb.parquet"  # all batches of the iteration, every IS id real
+NEB_MINIMA = ITER + "/neb_minima.h5"  # the IS libraries' extension: minima found by NEB in iterations <= k
 
 # -- the report ------------------------------------------------------------------------
 REPORT_DIR = "results/report"

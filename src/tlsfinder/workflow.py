@@ -88,9 +88,14 @@ def loop_n_batches(checkpoints, config: dict, k: int) -> int:
     return n_batches(len(pd.read_parquet(selected, columns=["i"])), LoopSettings.from_config(config).batch_size)
 
 
-def neb_batches(checkpoints, config: dict, k: int) -> list[str]:
-    """NEB batch tables of iteration k."""
-    return [paths.fill(paths.NEB_TABLE, k=k, b=b) for b in range(loop_n_batches(checkpoints, config, k))]
+def neb_batches(checkpoints, config: dict, k: int, template: str = paths.NEB_TABLE) -> list[str]:
+    """NEB batch tables of iteration k (or another per-batch file: ``template``)."""
+    return [paths.fill(template, k=k, b=b) for b in range(loop_n_batches(checkpoints, config, k))]
+
+
+def previous_neb_minima(k: int) -> list[str]:
+    """The NEB minima found before iteration k (none at k = 0)."""
+    return [paths.fill(paths.NEB_MINIMA, k=int(k) - 1)] if int(k) > 0 else []
 
 
 def loop_inputs(config: dict, k: int) -> dict[str, str]:
@@ -113,28 +118,28 @@ def previous_labels(config: dict, k: int) -> list[str]:
     return [labels] if labels else []
 
 
-def walk_iterations(checkpoints, config: dict) -> list[list[str]]:
-    """The NEB batch tables of every iteration that runs, walking the decisions until one says stop
-    (each selection asked for before its decision, see above)."""
-    batches = []
+def walk_iterations(checkpoints, config: dict) -> int:
+    """The number of iterations that run, walking the decisions until one says stop (each selection
+    asked for before its decision, see above)."""
+    k = 0
     while True:
-        k = len(batches)
-        batches.append(neb_batches(checkpoints, config, k))
+        loop_n_batches(checkpoints, config, k)
         if read_decision(checkpoints.loop_decide.get(k=k).output.decision)["stop"]:
-            return batches
+            return k + 1
+        k += 1
 
 
 def loop_outputs(checkpoints, config: dict) -> dict[str, list[str]]:
     """Everything the finished loop produced."""
-    batches = walk_iterations(checkpoints, config)
-    iters = range(len(batches))
+    n_iter = walk_iterations(checkpoints, config)
+    iters = range(n_iter)
     return {
-        "labels": [paths.fill(paths.LABELS, k=len(batches))],
+        "labels": [paths.fill(paths.LABELS, k=n_iter)],
         "decisions": [paths.fill(paths.DECISION, k=k) for k in iters],
         "rankings": [paths.fill(paths.RANKING, k=k) for k in iters],
         "selected": [paths.fill(paths.SELECTED, k=k) for k in iters],
         "yields": [paths.fill(paths.YIELD, k=k) for k in iters],
-        "neb": [f for b in batches for f in b],
+        "neb": [paths.fill(paths.NEB_MERGED, k=k) for k in iters],
     }
 
 

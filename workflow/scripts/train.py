@@ -8,10 +8,10 @@ from tlsfinder.workflow import run_script
 def main(snakemake, config, log):
     k = int(snakemake.wildcards.k)
     seed = int(stage_seed_sequence(config["seed"], "ml_train", f"iter{k}").generate_state(1)[0] % 2**31)
-    keys = ("tls_splitting_max", "sigma", "order", "val_fraction", "early_stopping_rounds", "max_rounds",
-            "fallback_rounds")
+    keys = ("sigma", "order", "val_fraction", "early_stopping_rounds", "max_rounds", "fallback_rounds")
     train_from_files(snakemake.input.pairs, snakemake.input.labels, snakemake.output.model, seed=seed,
-                     params=ml_setting(config, "params"), **{key: ml_setting(config, key) for key in keys})
+                     model=config["model"], preset=config["preset"], params=ml_setting(config, "params"),
+                     **{key: ml_setting(config, key) for key in keys})
 
 
 run_script(snakemake, main)  # noqa: F821  (snakemake is injected)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .. import TLSFinderError
-from ..importer import import_tlsml
+from ..importer import PUBLISHED_MODEL, PUBLISHED_PRESET, import_tlsml
 from ..io import write_parquet
+from ..ml import write_labels
 from ..schema import default
 
 
@@ -12,7 +13,8 @@ def add_cli(sub) -> None:
     p = sub.add_parser("import-tlsml", help="import published TLS_ML_exploration data (feather, CSV, Configurations)")
     p.add_argument("sources", nargs="+", help="feather tables, quantum_splitting/nonDW CSV files, Configurations folders")
     p.add_argument("--pairs-out", help="pairs table to write (Parquet)")
-    p.add_argument("--labels-out", help="labels table to write (Parquet)")
+    p.add_argument("--labels-out", help=f"labels table to write (Parquet; recorded as {PUBLISHED_MODEL} glasses with "
+                                        f"{PUBLISHED_PRESET}-preset splittings, as published)")
     p.add_argument("--tf", type=float, help="T_f when the file names do not tell it")
     p.add_argument("--delta-e-max", type=float, default=default("ml.delta_e_max"),
                    help="window for pairs from configurations (eps; %(default)s)")
@@ -27,6 +29,6 @@ def cmd_import(args):
     if args.pairs_out:
         write_parquet(args.pairs_out, pairs)
     if args.labels_out:
-        write_parquet(args.labels_out, labels)
+        write_labels(args.labels_out, labels, PUBLISHED_MODEL, PUBLISHED_PRESET)
     return {"pairs": len(pairs), "labels": len(labels), "dw": int(labels["is_dw"].sum()),
             "glasses": int(pairs["glass"].nunique()) if len(pairs) else 0}

@@ -20,7 +20,9 @@ with 64 images, d_path came out 0.499-0.519 sigma at fmax = 1e-3 depending on
 FIRE's time step, 0.497-0.499 at fmax = 1e-4.  The splitting of an asymmetric
 well (E ~ Delta) does not notice; Delta_0 of a near-symmetric one scales like
 exp(-c d) and moved by ~20 %.  Lower ``fmax`` where tunnelling-dominated
-splittings must be precise (about 10x more FIRE steps per decade).
+splittings must be precise (about 10x more FIRE steps per decade): the NEB step
+does so for the wells near the TLS threshold (``neb.refine``, step 5 of
+:mod:`tlsfinder.neb.pair`), with more images too (:func:`insert_midpoints`).
 
 ASE is imported inside the functions that use it: importing it takes about a
 second, which every command and the report (which import this package for its
@@ -105,6 +107,7 @@ class Band:
     climb_index: int
     wall_time: float
     stopped: bool = False
+    attempts: int = 1  # runs of max_steps each (1 + retries used, :func:`relax_band`)
 
     @property
     def s(self) -> np.ndarray:
@@ -223,3 +226,62 @@ def intermediate_minima(energies, tol: float) -> list[int]:
             if e[:k].max() - e[k] > tol and e[k + 1:].max() - e[k] > tol:
                 out.append(k)
     return out
+
+
+def reinterpolate(images, n: int, at=None) -> np.ndarray:
+    """``n`` images equally spaced in arc length along the band ``images`` (k, N, 3).
+
+    The band is a cubic spline in the full 3N space through the images,
+    parametrised by their chord length (not-a-knot; linear for k < 4); the end
+    images are kept exactly.  ``at``: the n chord-length values to evaluate
+    instead of n equally spaced ones.
+    """
+    from scipy.interpolate import CubicSpline, interp1d
+
+    x = np.asarray(images, dtype=float)
+    k = len(x)
+    flat = x.reshape(k, -1)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+    if k < 2 or s[-1] <= 0 or np.any(np.diff(s) <= 0):
+        raise TLSFinderError("cannot re-interpolate a band with coincident images")
+    curve = CubicSpline(s, flat, axis=0) if k >= 4 else interp1d(s, flat, axis=0)
+    out = curve(np.linspace(0.0, s[-1], int(n)) if at is None else np.asarray(at, dtype=float))
+    out[0], out[-1] = flat[0], flat[-1]
+    return out.reshape((int(n),) + x.shape[1:])
+
+
+def insert_midpoints(images) -> np.ndarray:
+    """The band ``images`` (k, N, 3) with an image added halfway (in chord length) between each
+    two, on the cubic spline through them (:func:`reinterpolate`'s curve): 2k - 1 images, the
+    old ones unchanged (they are already on the path; only the new ones have to relax)."""
+    x = np.asarray(images, dtype=float)
+    k = len(x)
+    flat = x.reshape(k, -1)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+    fine = np.empty(2 * k - 1)
+    fine[0::2], fine[1::2] = s, 0.5 * (s[1:] + s[:-1])
+    out = reinterpolate(x, 2 * k - 1, at=fine)
+    out[0::2] = x
+    return out
+
+
+def relax_band(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None, monitor=None) -> Band:
+    """:func:`run_neb`, and for a band that has not converged in ``max_steps`` (and was not
+    stopped by ``monitor``) up to ``settings.retries`` more runs of ``max_steps``, each
+    from the last band with FIRE restarted (zero velocities, initial time step).
+
+    Why: bands that stall do so at 1-2 fmax where the path bends sharply, FIRE's velocity
+    mixing oscillating between the images next to the bend; restarting it from the last band
+    converged such a KA2 band (N = 300, 32 images, stalled at 1.08 fmax after 3000 steps) in
+    222 steps, where re-spacing the images by arc length first (:func:`reinterpolate`) took
+    1686 (the spline moves the images off the path, which then relaxes again).
+    ``steps``, ``force_calls`` and ``wall_time`` of the returned band sum over all runs;
+    ``attempts`` counts them.
+    """
+    band = run_neb(ff, pos_a, pos_b, settings, init=init, monitor=monitor)
+    steps, calls, wall, attempts = band.steps, band.force_calls, band.wall_time, 1
+    while not (band.converged or band.stopped) and attempts <= int(settings.retries):
+        band = run_neb(ff, pos_a, pos_b, settings, init=band.images, monitor=monitor)
+        steps, calls, wall, attempts = steps + band.steps, calls + band.force_calls, wall + band.wall_time, attempts + 1
+    band.steps, band.force_calls, band.wall_time, band.attempts = steps, calls, wall, attempts
+    return band

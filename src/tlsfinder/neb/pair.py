@@ -9,8 +9,10 @@
    (so no particle jumps across the box along the path) with the rigid
    translation between them removed (zero mode: it would only lengthen the path);
 2. the band is the linear interpolation, relaxed by :func:`run_neb` until
-   ``fmax`` or ``max_steps``; a band that does not converge is recorded with
-   ``status = "unconverged"`` and no splitting is computed from it;
+   ``fmax`` or ``max_steps``, and, if it has not converged, up to ``retries``
+   times more from the last band with FIRE restarted
+   (:func:`~tlsfinder.neb.band.relax_band`); a band that still does not converge is
+   recorded with ``status = "unconverged"`` and no splitting is computed from it;
 3. the band is checked for intermediate minima (interior images lower than the
    highest image on each side by more than ``intermediate_tol``) at the end and,
    every ``check_every`` steps, while it relaxes (then with a 1e-3 eps
@@ -24,22 +26,60 @@
    ``non_dw`` too;
 4. an elementary path gives one row: splitting quantities for every unit preset
    (:func:`tlsfinder.splitting.analyse_mep`), d (Eq. 7) and PR (Eq. 16 of the
-   same paper) of the pair.
+   same paper) of the pair;
+5. refinement (``neb.refine``): a double well whose splitting E lies below
+   ``refine_kT_factor`` k_B T_Q of some preset (the TLS and the wells next to the
+   threshold) is relaxed again from its converged band to ``refine_fmax``, then
+   with the image intervals halved (n -> 2n - 1, spline midpoints added) until
+   E and Delta_0 of those presets and d_path change by less than ``refine_rtol``
+   between the last two bands (or the next band would exceed
+   ``refine_max_images``).  The splitting columns and path files are those of the
+   last band.  Why both: on a KA2 N = 300 double well (32 images) E changed by
+   0.07 % and Delta_0 (NiP units) by 0.9 % from fmax 1e-3 to 3e-4 and by <= 0.02 %
+   from 3e-4 to 3e-5, and by 0.2 % and 0.8 % from 32 to 64 images at 1e-4; on
+   others 32 -> 63 images moved E by up to 6 % (the spline of V through the
+   images resolves the barrier top and the wells' curvature).  The climbing image of the last band is
+   checked to be a first-order saddle (:func:`~tlsfinder.neb.minima.saddle_check`).
+
+Statuses: ``dw`` (an elementary double well, with splitting columns);
+``split`` (connected through intermediate minima, sub-pairs follow);
+``unconverged`` (the band did not reach ``fmax`` in 1 + ``retries`` runs of
+``max_steps``; never analysed); ``same_minimum``; ``non_dw`` with the column
+``reason``: ``endpoint_not_minimum`` (an input endpoint is not a minimum: its
+minimisation moved it by more than ``same_min_tol``, no NEB is run; or the
+converged band falls from an end), ``no_barrier`` (no image rises more than
+``intermediate_tol`` above the upper end), ``split_depth`` (intermediate minima
+beyond ``split_depth``), ``no_splitting`` (the 1D problem could not be solved).
+
+Row columns added here besides those of :mod:`tlsfinder.neb.batch`:
+``neb_attempts`` (runs of ``max_steps`` the band needed, retries included),
+``reason`` (``non_dw`` only) and, for refined double wells, ``refined`` (the
+splitting columns come from a refined band), ``refine_status`` (``converged``:
+the last change is below ``refine_rtol``; ``max_images``: it is not, at the image
+limit; ``unconverged``, ``intermediate_minimum``, ``no_barrier``,
+``no_splitting``: the level that ended it), ``refine_levels``, ``refine_fmax``,
+``refine_force_calls`` (also counted in ``force_calls``), ``n_negative``
+(negative Hessian eigenvalues at the final climbing image; 1 for a first-order
+saddle), and the relative changes between the last two levels
+``d_path_tol_change``, ``E_tol_change_<preset>``, ``Delta_0_tol_change_<preset>``
+(|new - old| / |new|) and ``Delta_tol_change_<preset>`` (|new - old| / E, since
+Delta may cross zero).  (``E_rel_change_<preset>`` is another thing: the grid
+convergence of the 1D problem, :mod:`tlsfinder.splitting`.)
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import TLSFinderError
 from ..geometry import displacements, participation_ratio, rms_distance
 from ..splitting import MEP, analyse_mep
-from .band import Band, intermediate_minima, run_neb
+from .band import Band, insert_midpoints, intermediate_minima, relax_band
 from .forcefield import BatchForceField
-from .minima import Minimum, align, minimize, same_minimum
+from .minima import Minimum, align, minimize, saddle_check, same_minimum
 from .settings import NEBSettings
 
 log = logging.getLogger(__name__)
@@ -76,7 +116,8 @@ def _check_endpoints(pos_a, pos_b, species, box, where: str):
 
 
 def neb_pair(model, box, species, pos_a, pos_b, settings: NEBSettings | None = None, presets=(),
-             pair_id: str = "pair", splitting_options: dict | None = None, init=None) -> list[PairResult]:
+             pair_id: str = "pair", splitting_options: dict | None = None, init=None,
+             splitter_factory=None) -> list[PairResult]:
     """NEB between two configurations of one glass: minimise both ends, relax the band,
     split at intermediate minima, analyse every elementary double well.
 
@@ -99,7 +140,18 @@ def neb_pair(model, box, species, pos_a, pos_b, settings: NEBSettings | None = N
         if not m.converged:
             log.warning("pair %s: endpoint %s minimised only to max|F| = %.2e (asked %.1e)", pair_id, name,
                         m.fmax, settings.endpoint_ftol)
-    splitter = ElementaryWellSplitter(ff, box, settings, list(presets), dict(splitting_options or {}))
+    moved = [name for name, x, m in (("A", a, ma), ("B", b, mb))
+             if not same_minimum(x, m.positions, box, settings.same_min_tol)]
+    if moved:
+        # The pair asked for is not a pair of minima: say so rather than run the minima it fell into.
+        log.warning("pair %s: endpoint(s) %s are not minima (minimisation moved them)", pair_id, moved)
+        row = dict(pair_id=pair_id, parent="", origin="input", status="non_dw", reason="endpoint_not_minimum",
+                   e_A=ma.energy, e_B=mb.energy, neb_converged=False, neb_steps=0, force_calls=0, n_intermediate=0)
+        return [PairResult(pair_id, "", "input", "non_dw", a, b, ma.energy, mb.energy, None, row)]
+    # splitter_factory: a subclass of ElementaryWellSplitter (the workflow's batches skip sub-pairs
+    # computed elsewhere), called with the same arguments
+    splitter = (splitter_factory or ElementaryWellSplitter)(ff, box, settings, list(presets),
+                                                            dict(splitting_options or {}))
     return splitter.split(ma, mb, pair_id, "", "input", 0, init=init)
 
 
@@ -160,36 +212,147 @@ class ElementaryWellSplitter:
             # Put the band next to A (minimum image, per image) and pin its ends.
             init = np.array([align(ma.positions, x, self.box, remove_translation=False)[0] for x in init])
             init[0], init[-1] = ma.positions, b_al
-        band = run_neb(self.ff, ma.positions, b_al, s, init=init,
-                       monitor=monitor if depth < s.split_depth else None)
+        band = relax_band(self.ff, ma.positions, b_al, s, init=init,
+                          monitor=monitor if depth < s.split_depth else None)
         found = early or self.new_minima(band.images, band.energies, known, s.intermediate_tol)
         row = {**base, "neb_converged": band.converged, "neb_steps": band.steps, "force_calls": band.force_calls,
                "fmax": band.fmax, "n_images": len(band.energies), "saddle_image": band.climb_index,
-               "neb_wall_s": band.wall_time, "n_intermediate": len(found)}
+               "neb_wall_s": band.wall_time, "n_intermediate": len(found), "neb_attempts": band.attempts}
+
+        def result(status, band, row, reason=None):
+            row = {**row, "status": status}
+            if reason:
+                row["reason"] = reason
+            return PairResult(pair_id, parent, origin, status, ma.positions, b_al, ma.energy, mb.energy, band, row)
+
         if found:
-            status = "split" if depth < s.split_depth else "non_dw"
-            res = [PairResult(pair_id, parent, origin, status, ma.positions, b_al, ma.energy, mb.energy, band,
-                              {**row, "status": status})]
-            if status == "split":
-                chain = [ma] + [m for _, m in sorted(found, key=lambda km: km[0])]
-                chain.append(Minimum(b_al, mb.energy, mb.fmax, mb.converged, 0))
-                for n in range(len(chain) - 1):
-                    res += self.split(chain[n], chain[n + 1], f"{pair_id}.{n + 1}", pair_id, "split", depth + 1)
+            if depth >= s.split_depth:
+                return [result("non_dw", band, row, "split_depth")]
+            res = [result("split", band, row)]
+            chain = [ma] + [m for _, m in sorted(found, key=lambda km: km[0])]
+            chain.append(Minimum(b_al, mb.energy, mb.fmax, mb.converged, 0))
+            for n in range(len(chain) - 1):
+                res += self.split(chain[n], chain[n + 1], f"{pair_id}.{n + 1}", pair_id, "split", depth + 1)
             return res
         if not band.converged:
-            return [PairResult(pair_id, parent, origin, "unconverged", ma.positions, b_al, ma.energy, mb.energy,
-                               band, {**row, "status": "unconverged"})]
-        e = band.energies
-        if e[1:-1].max() - max(e[0], e[-1]) <= s.intermediate_tol:
-            # No barrier above the upper minimum: not a double well.
-            return [PairResult(pair_id, parent, origin, "non_dw", ma.positions, b_al, ma.energy, mb.energy, band,
-                               {**row, "status": "non_dw"})]
-        mep = MEP(band.s, band.energies, source=f"pair {pair_id}")
+            return [result("unconverged", band, row)]
+        reason = _not_a_double_well(band.energies, s.intermediate_tol)
+        if reason:
+            return [result("non_dw", band, row, reason)]
         try:
-            row.update(analyse_mep(mep, self.presets, **self.sopts))
-            status = "dw"
+            row.update(analyse_mep(MEP(band.s, band.energies, source=f"pair {pair_id}"), self.presets, **self.sopts))
         except TLSFinderError as exc:
             log.warning("pair %s: no splitting (%s)", pair_id, exc)
-            status = "non_dw"
-        row["status"] = status
-        return [PairResult(pair_id, parent, origin, status, ma.positions, b_al, ma.energy, mb.energy, band, row)]
+            return [result("non_dw", band, row, "no_splitting")]
+        if s.refine and self.near_threshold(row):
+            band, row = self.refine(ma.positions, b_al, band, row, known, pair_id)
+        else:
+            row["refined"] = False
+        return [result("dw", band, row)]
+
+    def near_threshold(self, row) -> list[str]:
+        """Presets in which the splitting lies below ``refine_kT_factor`` k_B T_Q."""
+        f = float(self.s.refine_kT_factor)
+        return [p.name for p in self.presets if row.get(f"E_{p.name}", np.inf) < f * p.kT_Q]
+
+    def refine(self, pos_a, pos_b, band: Band, row: dict, known, pair_id) -> tuple[Band, dict]:
+        """Step 5 of the module docstring: the band and row of the refined path.
+
+        Level 1 relaxes the converged band further, to min(refine_fmax, fmax); each
+        further level halves the image intervals (n -> 2n - 1: the images kept, a
+        cubic-spline midpoint added between each two, :func:`insert_midpoints`) and
+        relaxes again, until E and Delta_0 (presets near the threshold) and d_path
+        change by less than ``refine_rtol`` between the last two levels, or the next
+        band would have more than ``refine_max_images`` images.  A level that does not converge
+        or shows an intermediate minimum or no barrier ends the refinement; the
+        row then keeps the last good band.
+        """
+        s = self.s
+        fmax = min(float(s.refine_fmax), float(s.fmax))
+        watch = self.near_threshold(row)
+        levels = [(band, row)]
+        calls = steps = 0
+        wall = 0.0
+        status = "max_images"
+        n = len(band.images)
+        while True:
+            n_next = n if len(levels) == 1 else 2 * n - 1
+            if len(levels) > 1 and n_next > int(s.refine_max_images):
+                break
+            # No retries here: a band that will not reach the tighter tolerance in max_steps keeps
+            # the last good level (two KA2 bands spent 3 x 3000 steps at 32 images short of fmax 1e-4).
+            rs = replace(s, fmax=fmax, n_images=n_next, retries=0)
+            prev = levels[-1][0].images
+            cur = relax_band(self.ff, pos_a, pos_b, rs, init=prev if n_next == n else insert_midpoints(prev))
+            calls, steps, wall = calls + cur.force_calls, steps + cur.steps, wall + cur.wall_time
+            if not cur.converged:
+                status = "unconverged"
+                break
+            if self.new_minima(cur.images, cur.energies, known, s.intermediate_tol):
+                status = "intermediate_minimum"
+                break
+            if _not_a_double_well(cur.energies, s.intermediate_tol):
+                status = "no_barrier"
+                break
+            try:
+                an = analyse_mep(MEP(cur.s, cur.energies, source=f"pair {pair_id}"), self.presets, **self.sopts)
+            except TLSFinderError as exc:
+                log.warning("pair %s: refined band gives no splitting (%s)", pair_id, exc)
+                status = "no_splitting"
+                break
+            levels.append((cur, an))
+            n = n_next
+            if len(levels) >= 3 and _max_change(levels[-2][1], an, watch) <= s.refine_rtol:
+                status = "converged"
+                break
+        last_band, last = levels[-1]
+        out = {**row, **last} if len(levels) > 1 else dict(row)
+        out.update(refined=len(levels) > 1, refine_status=status, refine_levels=len(levels) - 1,
+                   refine_fmax=fmax, refine_force_calls=calls,
+                   neb_steps=row["neb_steps"] + steps, force_calls=row["force_calls"] + calls,
+                   neb_wall_s=row["neb_wall_s"] + wall, fmax=last_band.fmax, n_images=len(last_band.images),
+                   saddle_image=last_band.climb_index)
+        if len(levels) >= 3:
+            out.update(_changes(levels[-2][1], last, self.presets))
+        sc = saddle_check(self.ff.model, last_band.images[last_band.climb_index], self.box, self.ff.species)
+        out["n_negative"] = sc["n_negative"]
+        if sc["n_negative"] != 1:
+            log.warning("pair %s: refined climbing image has %d negative Hessian eigenvalues", pair_id,
+                        sc["n_negative"])
+        log.info("pair %s: refined (%s, %d levels, %d force calls)", pair_id, status, len(levels) - 1, calls)
+        return last_band, out
+
+
+def _not_a_double_well(energies, tol: float) -> str | None:
+    """Why a converged elementary band is no double well, or None: an end is not a minimum
+    (the band falls from it: its neighbouring image lies more than ``tol`` below it), or
+    no image rises more than ``tol`` above the upper end (no barrier)."""
+    e = np.asarray(energies, dtype=float)
+    if e[1] < e[0] - tol or e[-2] < e[-1] - tol:
+        return "endpoint_not_minimum"
+    if e[1:-1].max() - max(e[0], e[-1]) <= tol:
+        return "no_barrier"
+    return None
+
+
+def _changes(old: dict, new: dict, presets) -> dict:
+    """Relative changes between two analyses of one double well: E and Delta_0 per preset
+    (|new - old| / |new|), Delta per preset relative to E (Delta may cross zero), d_path."""
+    out = {"d_path_tol_change": abs(new["d_path"] - old["d_path"]) / new["d_path"]}
+    for p in presets:
+        e = f"E_{p.name}"
+        out[f"E_tol_change_{p.name}"] = abs(new[e] - old[e]) / abs(new[e])
+        out[f"Delta_tol_change_{p.name}"] = abs(new[f"Delta_{p.name}"] - old[f"Delta_{p.name}"]) / abs(new[e])
+        d0 = f"Delta_0_{p.name}"
+        out[f"Delta_0_tol_change_{p.name}"] = abs(new[d0] - old[d0]) / abs(new[d0]) if new[d0] else float("nan")
+    return out
+
+
+def _max_change(old: dict, new: dict, watch) -> float:
+    """Largest relative change of E and Delta_0 (presets ``watch``) and d_path."""
+    ch = [abs(new["d_path"] - old["d_path"]) / new["d_path"]]
+    for name in watch:
+        for q in ("E", "Delta_0"):
+            a, b = old[f"{q}_{name}"], new[f"{q}_{name}"]
+            ch.append(abs(b - a) / abs(b) if b else (0.0 if a == b else np.inf))
+    return float(max(ch))

@@ -34,7 +34,16 @@ class NEBSettings:
     split_depth: how many times a path may be split into elementary wells;
     check_every: every so many FIRE steps the band is checked for intermediate
     minima (a band that has found one is split without waiting for it to
-    converge); skin: Verlet skin of the pair list (sigma).
+    converge); skin: Verlet skin of the pair list (sigma); retries: further runs of
+    max_steps for a band that has not converged, each from the last band with FIRE
+    restarted (:func:`~tlsfinder.neb.band.relax_band`).
+
+    Refinement (:mod:`~tlsfinder.neb.pair`, step 5): refine switches it on for
+    double wells with E < refine_kT_factor k_B T_Q of some preset; the band is
+    relaxed again to min(refine_fmax, fmax) (eps/sigma) and then with the image
+    intervals halved (spline midpoints added), until E, Delta_0 (those presets)
+    and d_path change by less than refine_rtol between the last two bands or the
+    next band would exceed refine_max_images images.
     """
 
     n_images: int = _DEFAULTS["n_images"]
@@ -52,6 +61,12 @@ class NEBSettings:
     split_depth: int = _DEFAULTS["split_depth"]
     check_every: int = _DEFAULTS["check_every"]
     skin: float = _DEFAULTS["skin"]
+    retries: int = _DEFAULTS["retries"]
+    refine: bool = _DEFAULTS["refine"]
+    refine_fmax: float = _DEFAULTS["refine_fmax"]
+    refine_kT_factor: float = _DEFAULTS["refine_kT_factor"]
+    refine_rtol: float = _DEFAULTS["refine_rtol"]
+    refine_max_images: int = _DEFAULTS["refine_max_images"]
 
     def __post_init__(self):
         if self.method not in NEB_METHODS:
@@ -64,6 +79,16 @@ class NEBSettings:
                 raise TLSFinderError(f"neb.{key} must be a positive number, got {v!r}")
         if int(self.max_steps) < 1:
             raise TLSFinderError(f"neb.max_steps must be >= 1, got {self.max_steps}")
+        for key in ("refine_fmax", "refine_rtol"):
+            v = getattr(self, key)
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise TLSFinderError(f"neb.{key} must be a positive number, got {v!r}")
+        if not (isinstance(self.refine_kT_factor, (int, float)) and self.refine_kT_factor >= 0):
+            raise TLSFinderError(f"neb.refine_kT_factor must be >= 0, got {self.refine_kT_factor!r}")
+        if int(self.retries) < 0:
+            raise TLSFinderError(f"neb.retries must be >= 0, got {self.retries}")
+        if int(self.refine_max_images) < 3:
+            raise TLSFinderError(f"neb.refine_max_images must be >= 3, got {self.refine_max_images}")
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "NEBSettings":

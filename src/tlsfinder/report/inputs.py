@@ -7,8 +7,9 @@ with :func:`discover_inputs`):
 ==============  ==============================================================
 key             files (templates of :mod:`tlsfinder.paths`)
 ==============  ==============================================================
-``neb``         ``NEB_TABLE``: the NEB tables (:mod:`tlsfinder.neb`, one row
-                per pair or elementary sub-pair) of every iteration and batch.
+``neb``         ``NEB_MERGED``: the NEB table (:mod:`tlsfinder.neb`, one row
+                per pair or elementary sub-pair, IS ids real:
+                :mod:`tlsfinder.identity`) of every iteration.
                 The iteration is the table's ``iteration`` column if it has
                 one, else the ``iter{k}`` in the path.  Required (may be
                 empty tables).
@@ -51,7 +52,7 @@ from ..explore import ISLIB_FORMAT
 
 # key -> (template, which of its files)
 _INPUTS = {
-    "neb": (paths.NEB_TABLE, "all iterations and batches; required"),
+    "neb": (paths.NEB_MERGED, "all iterations; required"),
     "glasses": (paths.GLASSES_TABLE, "all T_f; required"),
     "n_is": (paths.N_IS, "all T_f"),
     "persistence": (paths.PERSISTENCE, "all T_f"),

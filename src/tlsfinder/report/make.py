@@ -10,22 +10,21 @@ import numpy as np
 
 from .. import TLSFinderError, paths
 from ..io import atomic_path, write_parquet
-from ..ml import ml_setting
+from ..loop import tls_threshold
 from ..models import model_from_config
 from ..neb import settings_from_config
 from ..schema import default
-from .inputs import (OUTPUT_FILES, check_inputs, first_seen_table, glass_tf, read_library_first_seen, read_neb_tables,
-                     read_table, read_tables)
+from .inputs import OUTPUT_FILES, check_inputs, glass_tf, read_neb_tables, read_table, read_tables
 from .plots import plot_cdfs, plot_exploration, plot_growth, plot_ml, plot_n_over_e, plot_vs_e
 from .summary import summary_text
-from .tables import (catalogue, combine_yields, loop_yield, n_of_e, plateau_n0, table_one,
+from .tables import (catalogue, combine_yields, crossing_times, loop_yield, n_of_e, plateau_n0, table_one,
                      truth_vs_prediction)
 
 log = logging.getLogger(__name__)
 
 
 def run_settings(config: dict):
-    """(presets, model name, N, density, tau_cg, dt, seed, ML threshold) of a config."""
+    """(presets, model name, N, density, tau_cg, dt, seed, TLS threshold = loop.preset's k_B T_Q) of a config."""
     if "model" not in config:
         raise TLSFinderError("config: section 'model' missing")
     model = model_from_config(config["model"])
@@ -34,7 +33,7 @@ def run_settings(config: dict):
     tau_cg = float(ex.get("tau_cg", default("explore.tau_cg")))
     dt = float(ex.get("dt", default("explore.dt")))
     return (presets, config["model"]["name"], int(model.n), float(model.density), tau_cg, dt,
-            int(config.get("seed", 0)), float(ml_setting(config, "tls_splitting_max")))
+            int(config.get("seed", 0)), float(tls_threshold(config)))
 
 
 def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
@@ -56,10 +55,8 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
     n_is = read_tables(inputs["n_is"], ("glass", "time", "n_is"), "n_IS table")
     persistence = read_tables(inputs["persistence"], ("glass", "tau_p"), "persistence table")
     ts = {paths.glass_of_path(p): read_table(p, ("time", "is_id"), "time series") for p in inputs["timeseries"]}
-    libs = dict(read_library_first_seen(p) for p in inputs["libraries"])
-    first = first_seen_table(ts, libs)
-
-    cat, n_dup = catalogue(neb, presets, first)
+    # t_found: when the pair was first crossed both ways (the IS libraries' first-seen times are not needed)
+    cat, n_dup = catalogue(neb, presets, crossing_times(ts))
     write_parquet(out["catalogue"], cat)
 
     t1 = table_one(glasses, cat, presets, tau_cg, dt, neb)
@@ -76,7 +73,11 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
     nE = n_of_e(cat, presets, n_particles, n_glasses)
     write_parquet(out["nE"], nE)
     tau_total = {float(r["T_f"]): float(r["tau_total"]) for _, r in t1.iterrows() if float(r["T_f"]) in glass_ids}
-    n0 = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, tau_total=tau_total)
+    n0_time = (config.get("report") or {}).get("n0_time", default("report.n0_time"))
+    if isinstance(n0_time, bool) or not isinstance(n0_time, (int, float)) or not 0 < n0_time < float("inf"):
+        raise TLSFinderError(f"report.n0_time must be a positive time (tau), got {n0_time!r}")
+    n0 = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, tau_total=tau_total, t_common=n0_time,
+                    timed_glasses=[g for g, t in ts.items() if len(t)])
     with atomic_path(out["n0"]) as tmp:
         n0.to_csv(tmp, index=False, float_format="%.6g")
 

@@ -11,23 +11,27 @@ import pandas as pd
 from .inputs import OUTPUT_FILES
 
 
-def _common_time_line(n0: pd.DataFrame) -> str:
-    """One summary line: n0 per T_f and preset after the exploration time all T_f reached (Mocanu et al. (2023), Fig. 9b)."""
+def _common_time_line(n0: pd.DataFrame, table1: pd.DataFrame) -> str:
+    """One summary line: n0 per T_f and preset at the common exploration time ``report.n0_time``
+    (Mocanu et al. (2023), Figs. 9b and 10b: 1e3 tau_LJ), counting DWs from their first crossing both ways."""
     t = float(n0["t_common"].iloc[0])
-    if not np.isfinite(t):
-        return "n0 at a common exploration time: unknown (no tau_total for some T_f)"
+    tau_total = dict(zip(table1["T_f"], table1["tau_total"])) if "tau_total" in table1.columns else {}
     parts = []
     for tf, g in n0.groupby("T_f", sort=True):
+        explored = float(tau_total.get(tf, np.nan))
+        if not explored >= t * (1 - 1e-9):
+            parts.append(f"T_f={tf:g}: not reached (explored {explored:.4g} tau)")
+            continue
         vals = []
         for _, r in g.iterrows():
             c = r["count_t_common"]
-            v = ("?" if not np.isfinite(c) else f"{r['n0_t_common']:.3g}" if c > 0
+            v = ("?" if not np.isfinite(c) else f"{r['n0_t_common']:.3g} ({int(c)} TLS)" if c > 0
                  else f"<{r['n0_t_common_upper95']:.2g}")
             vals.append(f"{r['preset']} {v}")
         parts.append(f"T_f={tf:g}: " + ", ".join(vals))
-    known = np.isfinite(n0["count_t_common"].to_numpy(float)).all()
-    unknown = "" if known else " (?: DWs without discovery times)"
-    return f"n0 at common exploration time t = {t:.4g} tau (Fig. 9b): " + "; ".join(parts) + unknown
+    unknown = " (?: DWs of glasses without a time series)" if "?" in "".join(parts) else ""
+    return (f"n0 at exploration time t = {t:.4g} tau (Figs. 9b, 10b; DWs counted from their first crossing both "
+            "ways): " + "; ".join(parts) + unknown)
 
 
 def summary_text(table1: pd.DataFrame, n0: pd.DataFrame, presets, neb_counts: Mapping[str, int], n_iterations: int,
@@ -61,8 +65,8 @@ def summary_text(table1: pd.DataFrame, n0: pd.DataFrame, presets, neb_counts: Ma
                          f"+- {r['n0_err_glasses']:.2g}  ({int(r['count_below_TQ'])} TLS)  {si}")
         else:
             lines.append(f"  T_f={r['T_f']:g} {r['preset']:>4}: no TLS; n0 < {r['n0_upper95']:.3g} (95%)")
-    if "t_common" in n0.columns and n0["T_f"].nunique() > 1:
-        lines.append(_common_time_line(n0))
+    if "t_common" in n0.columns and len(n0):
+        lines.append(_common_time_line(n0, table1))
     lines.append("")
     lines.append(f"files in {out_dir}/: {OUTPUT_FILES['catalogue']} (one row per DW), {OUTPUT_FILES['table1_csv']}, "
                  f"{OUTPUT_FILES['n0']}, {OUTPUT_FILES['nE']}, {OUTPUT_FILES['loop_yield']}, *.png")

@@ -5,27 +5,31 @@ metallic glass model", J. Chem. Phys. 158, 014501.  Reduced LJ units (eps,
 sigma, tau; k_B = 1) unless a column says otherwise.
 
 TLS catalogue (``tls_catalogue.parquet``, :func:`catalogue`): one row per
-elementary double well (DW), i.e. every NEB-table row with ``status == "dw"``
-of every iteration.  Rows with another status (``non_dw``, ``unconverged``,
-``split`` parents, ``same_minimum``) are not DWs: they are counted (Table I,
-``summary.txt``), not listed.  A DW computed twice (same glass and unordered
-pair of known IS ids, e.g. a sub-pair of a split that was also selected on its
-own) is kept once, at its first iteration.  Columns, with the names the NEB and
-splitting modules define (nothing renamed):
+elementary double well (DW), i.e. per glass and unordered pair of IS with a
+NEB-table row of ``status == "dw"``.  IS ids are real (the IS library's, or the
+ids the merge step gives minima found by NEB, :mod:`tlsfinder.identity`), so a
+DW reached twice (directly and as a sub-pair of a split path, or by two split
+paths) is one row, kept at its first iteration.  Rows with another status
+(``non_dw``, ``unconverged``, ``split`` parents, ``same_minimum``; ``known``: a
+sub-pair not run again) are not DWs: they are counted (Table I,
+``summary.txt``), not listed.  Columns, with the names the NEB and splitting
+modules define (nothing renamed):
 
 =========================  ===================================================
 column                     meaning
 =========================  ===================================================
 ``glass``                  glass id ``T<T_f>/g<index>``
 ``T_f``                    fictive temperature (from the glass id)
-``i``, ``j``               IS ids of the pair (-1: a minimum found inside a
-                           split path that is not in the IS library)
+``i``, ``j``               IS ids of the pair (>= n_IS: a minimum found
+                           inside a split path that the IS library lacks)
 ``iteration``              loop iteration whose NEB found it
 ``pair_id``, ``parent``,   NEB bookkeeping (:mod:`tlsfinder.neb`): pair id
 ``origin``, ``status``     ``<glass>/<i>-<j>[.n...]``, split parent, "input"
                            or "split", always "dw" here
-``t_found``                exploration time (tau) at which both IS of the
-                           selected pair were known (NaN if unknown; Fig. 4)
+``t_found``                exploration time (tau) at which the selected
+                           pair (root of ``pair_id``) had been crossed in
+                           both directions (NaN: never, or no time series;
+                           Sec. III.B, Fig. 4)
 ``d``, ``PR``              Eq. 7 distance (sigma) and Eq. 16 participation
                            ratio of the two minima
 ``d_path``                 path length in 3N space (sigma)
@@ -82,18 +86,24 @@ figures equal n0_sim / (eps sigma^3) to within 0.69-1.27 (the quoted pairs are
 not consistent with any single factor), i.e. without the density 1.35.  Use
 ``n0_SI`` for a physical density, ``n0_SI_seed`` to compare with the paper.
 
-n0 at a common exploration time (the paper's Fig. 9b): the number of IS, DWs
-and TLS grows with the exploration time, so n0 of T_f explored for different
-times are not comparable; the paper compares them after the longest time every
-T_f reached.  ``t_common`` (tau) is the smallest Table I ``tau_total`` over the
-T_f of the run (NaN if any T_f's is unknown); ``count_t_common`` counts the DWs
-with E < k_B T_Q whose ``t_found`` (both minima known, :func:`discovery_times`)
-is <= t_common; ``n0_t_common``, ``n0_t_common_err_poisson`` and
-``n0_t_common_upper95`` are ``n0``, ``n0_err_poisson`` and ``n0_upper95`` of
-those DWs (same N N_g k_B T_Q normalisation; :func:`plateau_n0` with
-``t_max``).  At the T_f whose tau_total is t_common they equal n0.  When the
-count cannot be told (t_common NaN, or a DW with E < k_B T_Q has no discovery
-time, e.g. the run has no exploration time series) these columns are NaN.
+n0 at a common exploration time (the paper's Figs. 9b and 10b): the number of
+IS, DWs and TLS grows with the exploration time, so n0 of T_f explored for
+different times are not comparable; the paper compares them after t = 1e3
+tau_LJ.  ``t_common`` (tau) is that time, ``report.n0_time`` (default 1e3
+tau); ``count_t_common`` counts the DWs with E < k_B T_Q found by then, i.e.
+whose ``t_found`` <= t_common: the paper's exploration takes a pair as a DW
+candidate once it has crossed it in both directions (Secs. II.D, III.B), so
+``t_found`` (:func:`discovery_times`) is the time of the later of the first
+i -> j and the first j -> i transition of the pair the DW's NEB started from
+(root of ``pair_id``), read from the glass's exploration time series
+(:func:`crossing_times`).  A DW whose pair was never crossed both ways (e.g.
+one the ML ranking chose) has ``t_found`` NaN and is not counted at any time.
+``n0_t_common``, ``n0_t_common_err_poisson`` and ``n0_t_common_upper95`` are
+``n0``, ``n0_err_poisson`` and ``n0_upper95`` of those DWs (same N N_g k_B T_Q
+normalisation; :func:`plateau_n0` with ``t_max``).  These columns are NaN at a
+T_f explored for less than t_common (Table I ``tau_total``; a warning names
+it), or when the count cannot be told (a DW with E < k_B T_Q of a glass
+without a time series).
 
 Loop yield (``loop_yield.csv``, :func:`loop_yield`), per iteration: ``n_neb``
 (pairs run), ``n_dw`` (new catalogue DWs), ``n_tls_<p>``, ``tls_per_neb_<p>``,
@@ -111,6 +121,7 @@ import pandas as pd
 
 from .. import TLSFinderError
 from ..paths import pair_id, root_pair, tf_label
+from ..schema import default
 from ..seeding import stage_rng
 from ..units import n0_to_si
 from .inputs import glass_tf
@@ -130,13 +141,13 @@ _FRONT = ("glass", "T_f", "i", "j", "iteration", "pair_id", "parent", "origin", 
 _PER_PRESET = ("E", "Delta", "Delta_0", "Gamma", "Gamma_per_s", "is_TLS", "converged", "wkb_ok")
 
 
-def catalogue(neb: pd.DataFrame, presets=(), first_seen: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+def catalogue(neb: pd.DataFrame, presets=(), crossings: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """The TLS catalogue from NEB rows: every row with ``status == "dw"``, once.
 
     Returns (catalogue, number of duplicate DWs dropped).  Adds ``T_f`` and
-    ``t_found`` (:func:`discovery_times`; NaN without ``first_seen``); checks
-    that each preset's ``E_<p>`` and ``is_TLS_<p>`` exist and agree with the
-    preset's kT_Q.  Sorted by T_f, glass, iteration, pair id.
+    ``t_found`` (:func:`discovery_times`; NaN without ``crossings``, the table of
+    :func:`crossing_times`); checks that each preset's ``E_<p>`` and ``is_TLS_<p>``
+    exist and agree with the preset's kT_Q.  Sorted by T_f, glass, iteration, pair id.
     """
     if len(neb) and "status" not in neb.columns:
         raise TLSFinderError(f"NEB rows lack the 'status' column (have {list(neb.columns)})")
@@ -169,39 +180,74 @@ def catalogue(neb: pd.DataFrame, presets=(), first_seen: pd.DataFrame | None = N
     dw["_order"] = np.arange(len(dw))
     dw = dw.sort_values(["T_f", "glass", "iteration", "_order"], kind="stable")
     lo, hi = np.minimum(dw["i"], dw["j"]), np.maximum(dw["i"], dw["j"])
-    known = (lo >= 0).to_numpy() & (lo != hi).to_numpy()
+    if len(dw) and (lo < 0).any():
+        src = sorted(set(dw["source"].astype(str))) if "source" in dw.columns else ["NEB rows"]
+        raise TLSFinderError(f"{src[0]}: {int((lo < 0).sum())} DW row(s) with a provisional (negative) IS id: "
+                             "a NEB batch table, not an iteration's merged table (results/loop/iter*/neb.parquet)")
     key = pd.DataFrame({"g": dw["glass"].to_numpy(), "lo": lo.to_numpy(), "hi": hi.to_numpy()})
-    dup = key.duplicated().to_numpy() & known
+    dup = key.duplicated().to_numpy()
     n_dup = int(dup.sum())
     if n_dup:
         log.info("catalogue: %d DW(s) computed more than once kept once", n_dup)
     dw = dw[~dup].drop(columns="_order").reset_index(drop=True)
-    dw["t_found"] = discovery_times(dw, first_seen) if len(dw) else np.zeros(0)
+    dw["t_found"] = discovery_times(dw, crossings) if len(dw) else np.zeros(0)
     front = [c for c in _FRONT if c in dw.columns]
     per = [f"{q}_{p.name}" for p in presets for q in _PER_PRESET if f"{q}_{p.name}" in dw.columns]
     rest = [c for c in dw.columns if c not in front and c not in per]
     return dw[front + per + rest], n_dup
 
 
-def discovery_times(cat: pd.DataFrame, first_seen: pd.DataFrame | None) -> np.ndarray:
-    """Time at which both IS of the selected pair a DW descends from were known (the paper's Fig. 4).
+def crossing_times(timeseries: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
+    """When each unordered pair of IS of each glass was first crossed in both directions.
 
-    The pair is the root of ``pair_id`` (sub-pairs of a split path descend from
-    the pair the NEB was started on), else (``i``, ``j``); NaN when an IS has no
-    first-seen time.
+    ``timeseries``: glass id -> exploration time series (``time`` in tau, ``is_id``; one row per
+    change of IS, in order: row k is the transition from row k-1's IS to row k's at row k's time).
+    A pair (a, b) counts from the later of its first a -> b and first b -> a transition (T_ab >= 1
+    and T_ba >= 1: the paper's DW candidates, Sec. II.D, and their discovery time, Sec. III.B).
+    Columns ``glass``, ``i`` < ``j``, ``t_both`` (tau); pairs never crossed both ways are absent.
+    """
+    rows = []
+    for glass, ts in (timeseries or {}).items():
+        if len(ts) < 2:
+            continue
+        if "step" in ts.columns:
+            ts = ts.sort_values("step", kind="stable")
+        ids, t = ts["is_id"].to_numpy(np.int64), ts["time"].to_numpy(float)
+        first: dict[tuple[int, int], float] = {}
+        for a, b, tt in zip(ids[:-1].tolist(), ids[1:].tolist(), t[1:].tolist()):
+            if a != b and (a, b) not in first:
+                first[(a, b)] = tt
+        for (a, b), tab in first.items():
+            tba = first.get((b, a))
+            if a < b and tba is not None:
+                rows.append((str(glass), a, b, max(tab, tba)))
+    return pd.DataFrame({"glass": pd.Series([r[0] for r in rows], dtype=str),
+                         "i": np.array([r[1] for r in rows], dtype=np.int64),
+                         "j": np.array([r[2] for r in rows], dtype=np.int64),
+                         "t_both": np.array([r[3] for r in rows], dtype=float)})
+
+
+def discovery_times(cat: pd.DataFrame, crossings: pd.DataFrame | None) -> np.ndarray:
+    """``t_found`` of each DW: when the pair it descends from was first crossed both ways (tau).
+
+    Mocanu et al. (2023) Sec. III.B: a DW is found at the first time its pair of IS passes the
+    candidate filters, both IS in the library and T_ab >= 1 and T_ba >= 1 (crossed both ways).
+    The pair is the root of ``pair_id`` (sub-pairs of a split path descend from the pair the NEB
+    was started on), else (``i``, ``j``); ``crossings`` is
+    :func:`crossing_times`.  NaN when that pair was never crossed both ways (e.g. a pair the ML
+    ranking chose) or its glass has no time series.
     """
     out = np.full(len(cat), np.nan)
-    if first_seen is None or not len(first_seen) or not len(cat):
+    if crossings is None or not len(crossings) or not len(cat):
         return out
-    t = {(str(g), int(k)): float(v) for g, k, v in zip(first_seen["glass"], first_seen["is_id"], first_seen["t_first"])}
+    t = {(str(g), int(a), int(b)): float(v)
+         for g, a, b, v in zip(crossings["glass"], crossings["i"], crossings["j"], crossings["t_both"])}
     pid = cat["pair_id"] if "pair_id" in cat.columns else pd.Series([None] * len(cat))
     for n, (g, i, j, p) in enumerate(zip(cat["glass"], cat["i"], cat["j"], pid)):
         g = str(g)
         root = root_pair(p, g) if p is not None else None
         a, b = root if root is not None else (int(i), int(j))
-        ta, tb = t.get((g, a)), t.get((g, b))
-        if ta is not None and tb is not None:
-            out[n] = max(ta, tb)
+        out[n] = t.get((g, min(a, b), max(a, b)), np.nan)
     return out
 
 
@@ -306,38 +352,55 @@ def poisson_upper(count: int, cl: float = 0.95) -> float:
 
 
 def common_time(tau_total: Mapping[float, float]) -> float:
-    """The exploration time (tau) every T_f reached: min of ``tau_total`` (T_f -> tau); NaN if one is unknown."""
+    """The longest exploration time (tau) every T_f reached: min of ``tau_total`` (T_f -> tau); NaN if one is
+    unknown.  n0 is compared at ``report.n0_time`` (:func:`plateau_n0`), which should not exceed it."""
     t = np.asarray(list(tau_total.values()), dtype=float)
     return float(t.min()) if len(t) and np.isfinite(t).all() else float("nan")
 
 
 def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets, n_particles: int,
                density: float, seed: int = 0, n_boot: int = N_BOOTSTRAP, t_max: float | None = None,
-               tau_total: Mapping[float, float] | None = None) -> pd.DataFrame:
+               tau_total: Mapping[float, float] | None = None, t_common: float | None = None,
+               timed_glasses=None) -> pd.DataFrame:
     """The plateau n0 of n(E)/E below k_B T_Q per T_f and preset, in reduced and SI units.
 
     ``glass_ids``: T_f -> ids of all glasses explored at that T_f (also those
     without any DW: they count in N_g and in the bootstrap).  See the module
     docstring for the columns and the error estimates.
 
-    ``t_max`` (tau): count only the DWs discovered by then (``t_found`` <=
-    t_max, to a relative 1e-9; N_g unchanged); a row whose count cannot be
-    told (t_max NaN, or a DW with E < k_B T_Q and ``t_found`` NaN) has NaN in
-    every count and n0 column.  ``tau_total`` (T_f -> Table I tau_total, tau): add the columns
-    ``t_common`` = :func:`common_time`, ``count_t_common``, ``n0_t_common``,
+    ``t_max`` (tau): count only the DWs found by then (``t_found`` <= t_max,
+    to a relative 1e-9; N_g unchanged).  ``timed_glasses``: the glasses with
+    an exploration time series; a DW of one of them with ``t_found`` NaN was
+    never crossed both ways and is not counted.  A row whose count cannot be
+    told (t_max NaN, or a DW with E < k_B T_Q, ``t_found`` NaN and a glass
+    not in ``timed_glasses``, or any such DW when ``timed_glasses`` is None)
+    has NaN in every count and n0 column.  ``tau_total`` (T_f -> Table I
+    tau_total, tau): add the columns ``t_common`` (= ``t_common``, default
+    ``report.n0_time`` = 1e3 tau), ``count_t_common``, ``n0_t_common``,
     ``n0_t_common_err_poisson``, ``n0_t_common_upper95`` (this function with
-    ``t_max = t_common``; the other columns keep ``t_max``).
+    ``t_max = t_common``; the other columns keep ``t_max``); NaN, with a
+    warning naming it, at a T_f explored for less than ``t_common``.
     """
     if tau_total is not None:
-        out = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_max)
-        t_common = common_time(tau_total)
-        cut = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_common)
+        out = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_max,
+                         timed_glasses=timed_glasses)
+        t_common = float(default("report.n0_time") if t_common is None else t_common)
+        cut = plateau_n0(cat, glass_ids, presets, n_particles, density, seed, n_boot, t_common,
+                         timed_glasses=timed_glasses)
         if not len(out):
             return out
         out["t_common"] = t_common
         for new, old in (("count_t_common", "count_below_TQ"), ("n0_t_common", "n0"),
                          ("n0_t_common_err_poisson", "n0_err_poisson"), ("n0_t_common_upper95", "n0_upper95")):
             out[new] = cut[old].to_numpy()
+        short = sorted(tf for tf in glass_ids
+                       if not float(tau_total.get(tf, np.nan)) >= t_common * (1 - 1e-9))  # NaN: short too
+        for tf in short:
+            log.warning("T_f=%g explored for %.4g tau < %.4g tau (report.n0_time): no n0 at %.4g tau for it "
+                        "(the longest time every T_f reached is %.4g tau)", tf, float(tau_total.get(tf, np.nan)),
+                        t_common, t_common, common_time(tau_total))
+        cols = ["count_t_common", "n0_t_common", "n0_t_common_err_poisson", "n0_t_common_upper95"]
+        out.loc[out["T_f"].isin(short), cols] = np.nan
         return out
     rows = []
     for tf in sorted(glass_ids):
@@ -356,7 +419,10 @@ def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets,
             unknown = False
             if t_max is not None:
                 t = ct["t_found"].to_numpy(float) if len(ct) and "t_found" in ct.columns else np.full(len(e), np.nan)
-                unknown = bool(math.isnan(t_max) or (below & np.isnan(t)).any())
+                untimed = np.isnan(t)
+                if timed_glasses is not None and len(ct):  # NaN in a timed glass: never crossed both ways
+                    untimed &= ~ct["glass"].astype(str).isin(set(map(str, timed_glasses))).to_numpy()
+                unknown = bool(math.isnan(t_max) or (below & untimed).any())
                 found = t <= t_max * (1 + 1e-9)  # step * dt against N_cg tau_cg: equal up to rounding
                 below, half = below & found, half & found
             count = int(below.sum())
