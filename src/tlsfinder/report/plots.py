@@ -265,7 +265,8 @@ def plot_growth(path, n_is: pd.DataFrame, cat: pd.DataFrame, presets, t_end: Map
         top.set_xlabel("exploration time t (tau)")
         top.set_ylabel("count (all glasses)")
         if len(ct) and np.isnan(ct["t_found"].to_numpy(float)).any():
-            top.text(0.02, 0.98, f"{int(np.isnan(ct['t_found'].to_numpy(float)).sum())} DW(s) whose pair was not seen crossed both ways",
+            n_never = int(np.isnan(ct["t_found"].to_numpy(float)).sum())
+            top.text(0.02, 0.98, f"{n_never} DW(s) whose pair was not seen crossed both ways",
                      transform=top.transAxes, va="top", fontsize=7)
         if not len(ct):
             top.text(0.02, 0.98, "no double wells found", transform=top.transAxes, va="top", fontsize=8)
