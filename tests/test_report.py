@@ -167,26 +167,6 @@ def test_discovery_time_is_the_first_crossing_of_the_selected_pair_in_both_direc
     assert math.isnan(t[3]) and math.isnan(t[6])  # crossed one way only; a glass without a time series
 
 
-def test_library_first_seen_is_read_without_positions(tmp_path):
-    import h5py
-
-    from tlsfinder.explore import ISLIB_FORMAT
-    from tlsfinder.report import read_library_first_seen
-
-    path = tmp_path / "explore/T0.5/g3/is_library.h5"
-    path.parent.mkdir(parents=True)
-    with h5py.File(path, "w") as h:
-        h.attrs["format"] = ISLIB_FORMAT
-        h.attrs["glass"] = "T0.5/g3"
-        h["first_seen"] = np.array([0.0, 2.5, 1.0])
-    glass, fs = read_library_first_seen(path)
-    assert glass == "T0.5/g3" and fs.tolist() == [0.0, 2.5, 1.0]
-    with h5py.File(path, "a") as h:
-        h.attrs["format"] = "something else"
-    with pytest.raises(TLSFinderError, match="not a tlsfinder IS library"):
-        read_library_first_seen(path)
-
-
 # ---------------------------------------------------------------------------
 # n(E)/E and n0
 # ---------------------------------------------------------------------------
@@ -663,7 +643,7 @@ def test_cli_finds_the_workflow_layout(template, tmp_path, capsys):
     inputs = write_run(tmp_path / "results", template, n_dw=16)
     found = discover_inputs(tmp_path / "results")
     for key in REPORT_INPUT_KEYS:
-        if key not in ("labels", "libraries"):
+        if key != "labels":
             assert sorted(found[key]) == sorted(inputs[key]), key
     assert sorted(found["labels"]) == sorted(inputs["labels"])  # iter1 and iter2
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))

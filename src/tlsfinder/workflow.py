@@ -155,7 +155,6 @@ def report_inputs(checkpoints, config: dict) -> dict[str, list[str]]:
         "n_is": paths.per_tf(paths.N_IS, tfs),
         "persistence": paths.per_tf(paths.PERSISTENCE, tfs),
         "timeseries": paths.per_glass(paths.TIMESERIES, gl),
-        "libraries": paths.per_glass(paths.IS_LIBRARY, gl),
         "ranking": lo["rankings"],
         "labels": [paths.fill(paths.LABELS, k=k) for k in range(1, last + 2)],
         "yields": lo["yields"],

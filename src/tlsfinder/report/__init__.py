@@ -16,14 +16,13 @@ Reduced LJ units (eps, sigma, tau; k_B = 1) unless a column says otherwise; ever
 is written atomically.
 """
 
-from .inputs import (OUTPUT_FILES, REPORT_INPUT_KEYS, check_inputs, discover_inputs, first_seen_table,
-                     read_library_first_seen, read_neb_tables, read_tables)
+from .inputs import OUTPUT_FILES, REPORT_INPUT_KEYS, check_inputs, discover_inputs, read_neb_tables, read_tables
 from .make import make_report, run_settings
 from .summary import summary_text
 from .tables import (catalogue, combine_yields, common_time, discovery_times, growth_curves, loop_yield, n_of_e,
                      neb_outcomes, plateau_n0, poisson_upper, table_one, truth_vs_prediction)
 
 __all__ = ["OUTPUT_FILES", "REPORT_INPUT_KEYS", "catalogue", "check_inputs", "combine_yields", "common_time",
-           "discover_inputs", "discovery_times", "first_seen_table", "growth_curves", "loop_yield", "make_report",
-           "n_of_e", "neb_outcomes", "plateau_n0", "poisson_upper", "read_library_first_seen", "read_neb_tables",
+           "discover_inputs", "discovery_times", "growth_curves", "loop_yield", "make_report",
+           "n_of_e", "neb_outcomes", "plateau_n0", "poisson_upper", "read_neb_tables",
            "read_tables", "run_settings", "summary_text", "table_one", "truth_vs_prediction"]

@@ -18,10 +18,8 @@ key             files (templates of :mod:`tlsfinder.paths`)
                 ``glass``, ``n_IS``, ``intervals``, ``time``, ...).  Required.
 ``n_is``        ``N_IS`` (glass, time, n_is).
 ``persistence`` ``PERSISTENCE`` (glass, tau_p).
-``timeseries``  ``TIMESERIES`` of every glass (step, time, is_id): first-seen
-                time of each IS.
-``libraries``   ``IS_LIBRARY`` (only ``first_seen`` is read, for IS absent
-                from the time series).
+``timeseries``  ``TIMESERIES`` of every glass (step, time, is_id): when each
+                pair was first crossed in both directions (``t_found``).
 ``ranking``     ``RANKING`` of every iteration (:mod:`tlsfinder.ml`: glass,
                 i, j, rank, p_dw, splitting_pred, p_tls).
 ``labels``      ``LABELS`` (every one there is; the union is used, rows
@@ -43,12 +41,10 @@ import glob
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from .. import TLSFinderError, paths
-from ..explore import ISLIB_FORMAT
 
 # key -> (template, which of its files)
 _INPUTS = {
@@ -57,7 +53,6 @@ _INPUTS = {
     "n_is": (paths.N_IS, "all T_f"),
     "persistence": (paths.PERSISTENCE, "all T_f"),
     "timeseries": (paths.TIMESERIES, "all glasses"),
-    "libraries": (paths.IS_LIBRARY, "all glasses; optional"),
     "ranking": (paths.RANKING, "all iterations"),
     "labels": (paths.LABELS, "all that exist"),
     "yields": (paths.YIELD, "all iterations"),
@@ -107,13 +102,8 @@ def check_inputs(inputs: Mapping) -> dict[str, list[str]]:
 
 
 def discover_inputs(results_dir) -> dict[str, list[str]]:
-    """The report inputs found under a results folder laid out as the workflow writes it.
-
-    IS libraries are not listed: they are large, and the time series give the
-    first-seen time of every IS the exploration entered.
-    """
-    return {key: [] if key == "libraries" else sorted(glob.glob(paths.under(results_dir, template)))
-            for key, (template, _) in _INPUTS.items()}
+    """The report inputs found under a results folder laid out as the workflow writes it."""
+    return {key: sorted(glob.glob(paths.under(results_dir, template))) for key, (template, _) in _INPUTS.items()}
 
 
 def glass_tf(glass_ids, source: str = "table") -> np.ndarray:
@@ -170,50 +160,3 @@ def read_tables(files: Iterable, needed: Iterable[str] = (), what: str = "table"
         frames.append(df)
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(needed))
-
-
-def first_seen_table(timeseries: Mapping[str, pd.DataFrame] | None = None,
-                     libraries: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """First time (tau) each IS of each glass was seen: ``glass``, ``is_id``, ``t_first``.
-
-    From the exploration time series (first row of each ``is_id``: the time the
-    change into it was located); IS absent from it take the library's
-    ``first_seen`` (the time of the quench that found it).
-    """
-    rows = []
-    seen = set()
-    for glass, ts in (timeseries or {}).items():
-        if not len(ts):
-            continue
-        first = ts.groupby("is_id", sort=True)["time"].min()
-        rows.append(pd.DataFrame({"glass": glass, "is_id": first.index.to_numpy(np.int64),
-                                  "t_first": first.to_numpy(float)}))
-        seen.update((glass, int(k)) for k in first.index)
-    for glass, fs in (libraries or {}).items():
-        fs = np.asarray(fs, dtype=float)
-        ids = [k for k in range(len(fs)) if (glass, k) not in seen]
-        if ids:
-            rows.append(pd.DataFrame({"glass": glass, "is_id": np.asarray(ids, np.int64), "t_first": fs[ids]}))
-    if not rows:
-        return pd.DataFrame({"glass": pd.Series([], dtype=str), "is_id": pd.Series([], dtype="int64"),
-                             "t_first": pd.Series([], dtype=float)})
-    return pd.concat(rows, ignore_index=True)
-
-
-def read_library_first_seen(path) -> tuple[str, np.ndarray]:
-    """(glass id, first_seen) of an IS library, without loading its positions."""
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as h:
-            if h.attrs.get("format") != ISLIB_FORMAT:
-                raise TLSFinderError(f"{path}: not a tlsfinder IS library (format {h.attrs.get('format')!r})")
-            glass = h.attrs.get("glass")
-            fs = h["first_seen"][()]
-    except TLSFinderError:
-        raise
-    except (OSError, KeyError) as exc:
-        raise TLSFinderError(f"{path}: unreadable IS library ({exc})") from exc
-    if isinstance(glass, bytes):
-        glass = glass.decode()
-    glass = str(glass) if glass is not None else paths.glass_of_path(path)
-    return glass, np.asarray(fs, dtype=float)

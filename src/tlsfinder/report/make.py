@@ -55,7 +55,7 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
     n_is = read_tables(inputs["n_is"], ("glass", "time", "n_is"), "n_IS table")
     persistence = read_tables(inputs["persistence"], ("glass", "tau_p"), "persistence table")
     ts = {paths.glass_of_path(p): read_table(p, ("time", "is_id"), "time series") for p in inputs["timeseries"]}
-    # t_found: when the pair was first crossed both ways (the IS libraries' first-seen times are not needed)
+    # t_found: when the pair was first crossed both ways
     cat, n_dup = catalogue(neb, presets, crossing_times(ts))
     write_parquet(out["catalogue"], cat)
 
