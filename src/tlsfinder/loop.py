@@ -42,7 +42,7 @@ import pandas as pd
 from . import TLSFinderError
 from .identity import IdentityRule, library_header, merge_iteration, read_minima, write_minima
 from .io import write_json, write_parquet
-from .ml import check_labels_table, empty_labels, read_labels, write_labels
+from .ml import check_labels_table, empty_labels, read_labels, selected_mask, write_labels
 from .schema import defaults
 from .units import get_preset
 
@@ -164,9 +164,7 @@ def decide(labels: pd.DataFrame, iteration: int, n_selected: int, settings: Loop
     """Whether to run iteration ``iteration + 1`` (see the module docstring)."""
     labels = check_labels_table(labels)
     tls = labels["is_dw"].to_numpy() & (labels["splitting"].to_numpy() < tls_splitting_max)
-    # NEBs are the selected pairs; their sub-pairs add labels (and TLS), not NEBs
-    selected = (labels["origin"].astype(str).to_numpy() != "split") if "origin" in labels.columns else np.ones(
-        len(labels), dtype=bool)
+    selected = selected_mask(labels)
     per_iter = []
     for k in range(iteration + 1):
         mask = labels["iteration"].to_numpy() == k

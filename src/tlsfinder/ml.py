@@ -811,13 +811,19 @@ def select_pairs(ranking: pd.DataFrame, labels: pd.DataFrame, k: int, *,
     return out
 
 
+def selected_mask(labels: pd.DataFrame) -> np.ndarray:
+    """Which labels are pairs a NEB was started on: the elementary sub-pairs of their paths
+    (``origin == "split"``) add labels, and TLS, but not NEBs."""
+    if "origin" not in labels.columns:
+        return np.ones(len(labels), dtype=bool)
+    return labels["origin"].astype(str).to_numpy() != "split"
+
+
 def iteration_yield(labels: pd.DataFrame, tls_splitting_max: float = TLS_SPLITTING_MAX) -> pd.DataFrame:
     """Per iteration: NEBs run, DWs and TLS found, TLS per NEB, and running totals."""
     labels = check_labels_table(labels)
     tls = labels["is_dw"].to_numpy() & (labels["splitting"].to_numpy() < tls_splitting_max)
-    # NEBs are the selected pairs; the elementary sub-pairs of their paths add labels, not NEBs
-    selected = (labels["origin"].astype(str).to_numpy() != "split") if "origin" in labels.columns else np.ones(
-        len(labels), dtype=bool)
+    selected = selected_mask(labels)
     g = labels.assign(_tls=tls, _sel=selected).groupby("iteration", sort=True)
     out = pd.DataFrame({
         "n_neb": g["_sel"].sum().astype("int64"),
