@@ -351,3 +351,31 @@ def test_ml_settings_default_to_the_schema():
         assert ml_setting({}, key) == default(f"ml.{key}"), key
     with pytest.raises(TLSFinderError, match="unknown ml setting"):
         ml_setting({}, "kk")
+
+
+def test_quantile_regressor_learns_the_upper_tail_of_a_known_noise():
+    """y = f(x) + N(0, 0.3): the 0.84 quantile sits one noise width above f (Phi(1) = 0.841), so 84 % of
+    held-out y fall below it; the mean regression sits on f, with half of them below."""
+    rng = np.random.default_rng(5)
+    n, width = 12000, 0.3
+    X = pd.DataFrame({"a": rng.uniform(0, 1, n), "b": rng.uniform(0, 1, n)})
+    f = 1.5 + X["a"].to_numpy() + 0.5 * np.sin(4 * X["b"].to_numpy())
+    y = f + rng.normal(0, width, n)
+    groups = np.repeat(np.arange(24), n // 24)
+    test = groups >= 20
+    for q, share, offset in ((0.84, 0.841, width), (None, 0.5, 0.0)):
+        m = SplittingRegressor(seed=0, quantile=q).fit(X[~test], 10.0 ** -y[~test], groups=groups[~test])
+        pred = m.predict(X[test])
+        assert abs(np.mean(y[test] < pred) - share) < 0.03, q
+        assert abs(np.mean(pred - f[test]) - offset) < 0.05, q
+    with pytest.raises(TLSFinderError, match="quantile must be in"):
+        SplittingRegressor(quantile=1.0)
+
+
+def test_the_regressor_quantile_is_saved_with_the_model(tmp_path):
+    pairs, labels = synthetic(n_glasses=6, per_glass=120)
+    for q in (0.84, None):
+        TLSRanker(seed=0, regressor_quantile=q).fit(pairs, labels).save(tmp_path / str(q))
+        r = TLSRanker.load(tmp_path / str(q))
+        assert r.regressor_quantile == q and r.regressor.quantile == q
+        assert ("objective=quantile" in r.regressor.booster_.model_to_string()) == (q is not None)

@@ -142,9 +142,13 @@ def model_n(config: dict) -> int:
 
 
 def ml_inputs(config: dict) -> dict[str, str]:
-    """Files the user gives iteration 0: ``model`` (ml.pretrained_model), ``labels`` (ml.initial_labels)."""
+    """Files the user gives iteration 0: ``model`` (ml.pretrained_model; ``builtin:NAME`` is the model
+    folder shipped with the package, e.g. builtin:pss-T0.07), ``labels`` (ml.initial_labels)."""
+    from .ml import resolve_model_path
+
     ml = config.get("ml") or {}
-    named = {"model": ml.get("pretrained_model"), "labels": ml.get("initial_labels")}
+    model = ml.get("pretrained_model")
+    named = {"model": str(resolve_model_path(model)) if model else None, "labels": ml.get("initial_labels")}
     return {k: v for k, v in named.items() if v}
 
 
@@ -154,12 +158,13 @@ def check_ml_inputs(config: dict) -> None:
     Files not there yet are left to the workflow (it names missing inputs); files without a
     record of their model and preset are accepted (written before the record existed).
     """
-    from .ml import check_labels_provenance, check_model_provenance
+    from .ml import check_labels_provenance, check_model_provenance, warn_tf_range
 
     model, preset = config["model"]["name"], (config.get("loop") or {}).get("preset", lookup_default("loop.preset"))
     inputs = ml_inputs(config)
     if "model" in inputs and Path(inputs["model"], "model.json").exists():
         check_model_provenance(inputs["model"], model, preset)
+        warn_tf_range(inputs["model"], (config.get("prepare") or {}).get("temperatures", []))
     if "labels" in inputs and Path(inputs["labels"]).is_file():
         check_labels_provenance(inputs["labels"], model, preset)
 
