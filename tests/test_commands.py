@@ -43,7 +43,7 @@ def test_registry_lists_each_module_once_and_no_name_twice():
     names = [n for names in per_module for n in names]
     assert all(per_module) and len(names) == len(set(names)), names
     assert set(ALL) == {"models", "validate-config", "prepare", "explore", "pairs", "import-tlsml", "train", "rank",
-                        "select", "neb", "splitting", "report"}
+                        "select", "neb", "splitting", "report", "modes"}
 
 
 def test_every_command_module_is_registered():

@@ -6,10 +6,10 @@ is named after and holds no science itself; science modules hold no argparse.
 
 from __future__ import annotations
 
-from . import core, explore, importer, ml, neb, pairs, report, splitting
+from . import core, explore, importer, ml, modes, neb, pairs, report, splitting
 
 # The one registry: each module's add_cli(subparsers) adds its subcommands, in this order in --help.
-COMMANDS = (core, explore, pairs, importer, ml, neb, splitting, report)
+COMMANDS = (core, explore, pairs, importer, ml, neb, splitting, report, modes)
 
 
 def add_all(subparsers) -> None:
