@@ -44,7 +44,6 @@ sys.path.insert(0, str(ROOT / "src"))
 from tlsfinder import neb as N  # noqa: E402
 from tlsfinder.explore import read_is_library  # noqa: E402
 from tlsfinder.models import model_from_config  # noqa: E402
-from tlsfinder.splitting import MEP, analyse_mep  # noqa: E402
 
 BANDED = ("dw", "split", "non_dw", "unconverged")  # statuses of rows that relaxed a band
 
@@ -84,6 +83,9 @@ def main() -> None:
     ap.add_argument("--refine-max-images", type=int,
                     help="neb.refine_max_images for this run (default: the config's)")
     ap.add_argument("--refine-fmax", type=float, help="neb.refine_fmax for this run (default: the config's)")
+    ap.add_argument("--pairs", nargs="+", help="refine only these double wells (pair ids)")
+    ap.add_argument("--end-curvature", choices=N.END_CURVATURES,
+                    help="neb.end_curvature for this run (default: the config's)")
     ap.add_argument("--skip", type=int, default=0, help="skip this many wells of the list (to share the work out)")
     ap.add_argument("--tables", nargs="+", help="only print the figures of the per-well tables (--out) of earlier runs")
     args = ap.parse_args()
@@ -98,6 +100,8 @@ def main() -> None:
         settings = dataclasses.replace(settings, refine_max_images=args.refine_max_images)
     if args.refine_fmax:
         settings = dataclasses.replace(settings, refine_fmax=args.refine_fmax)
+    if args.end_curvature:
+        settings = dataclasses.replace(settings, end_curvature=args.end_curvature)
     tables = sorted(results.glob("loop/iter*/neb/batch*.parquet"))
     if not tables:
         raise SystemExit(f"{results}: no NEB tables (loop/iter*/neb/batch*.parquet)")
@@ -146,6 +150,8 @@ def main() -> None:
     dw = old[old["status"] == "dw"].copy()
     ratio = np.min([dw[f"E_{p.name}"] / p.kT_Q for p in presets], axis=0)
     dw = dw.assign(_ratio=ratio).sort_values("_ratio").iloc[args.skip:args.skip + (args.max_dw if args.part != "retry" else 0)]
+    if args.pairs:
+        dw = old[(old["status"] == "dw") & old["pair_id"].isin(args.pairs)]
     force = dataclasses.replace(settings, refine=True, refine_kT_factor=math.inf)
     rows = []
     for r in dw.itertuples():
@@ -154,12 +160,13 @@ def main() -> None:
         band0 = N.Band(images=x, energies=e, f_par=np.zeros(len(e)), converged=True, steps=int(r.neb_steps),
                        force_calls=int(r.force_calls), fmax=float(r.fmax), climb_index=int(1 + np.argmax(e[1:-1])),
                        wall_time=0.0)
-        row0 = analyse_mep(MEP(band0.s, e), presets, **sopts)
-        row0.update(neb_steps=int(r.neb_steps), force_calls=int(r.force_calls), neb_wall_s=0.0)
         sp = N.ElementaryWellSplitter(ff, lib["box"], force, presets, sopts)
+        modes: dict = {}
+        row0 = sp.analyse(band0, r.pair_id, modes)  # the old band, analysed as the NEB step does now
+        row0.update(neb_steps=int(r.neb_steps), force_calls=int(r.force_calls), neb_wall_s=0.0)
         t0 = time.perf_counter()
         sad0 = N.saddle_check(model, x[band0.climb_index], lib["box"], lib["species"])["n_negative"]
-        band, out = sp.refine(ma.positions, x[-1], band0, dict(row0), [ma.positions, x[-1]], r.pair_id)
+        band, out = sp.refine(ma.positions, x[-1], band0, dict(row0), [ma.positions, x[-1]], r.pair_id, modes)
         rec = dict(pair_id=r.pair_id, PR=r.PR, base_force_calls=int(r.force_calls), n_negative_old=sad0,
                    n_negative=out.get("n_negative"), refine_status=out["refine_status"],
                    refine_levels=out["refine_levels"], n_images=out["n_images"],
@@ -220,6 +227,12 @@ def refine_report(tab, presets):
                 o = (sub[f"{q}_{p.name}"] - sub[f"{q}_{p.name}_old"]).abs() / sub[f"{q}_{p.name}"].abs()
                 print(f"  {q}_{p.name}: last two levels max {c.max():.2e} (median {c.median():.1e}); "
                       f"old tolerance vs refined max {o.max():.2e} (median {o.median():.1e})")
+            # Delta_0 below 1 % of E does not enter E = sqrt(Delta^2 + Delta_0^2): such wells are
+            # classical (Delta_0 ~ e^-S with S in the tens), their Delta_0 swings with any change of S.
+            big = sub[f"Delta_0_{p.name}"] >= 0.01 * sub[f"E_{p.name}"]
+            c = sub.loc[big, f"Delta_0_tol_change_{p.name}"].astype(float)
+            print(f"  Delta_0_{p.name} where Delta_0 >= 1 % of E ({int(big.sum())} wells): last two levels max "
+                  f"{c.max() if len(c) else float('nan'):.2e}")
         o = (sub.d_path - sub.d_path_old).abs() / sub.d_path
         print(f"  d_path: old tolerance vs refined max {o.max():.2e} (median {o.median():.1e})")
 

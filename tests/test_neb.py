@@ -147,6 +147,33 @@ def test_dw_row_contents(glass, pair01):
     assert r["force_calls"] >= 22 * (r["neb_steps"] + 1) + 2
 
 
+def test_end_derivatives_follow_the_softest_mode_along_the_path(glass, pair01):
+    """V'' at a minimum is the eigenvalue of the softest mode the band leaves along; V''' is the
+    third derivative of the energy along it (checked against energies alone); a direction with no
+    soft mode along it gives None; the NEB row uses them for w1, w2."""
+    model, species, lib = glass
+    x0 = lib[0]
+    w, v = N.soft_modes(model, x0, model.box, species)
+    assert w[:4] == pytest.approx(N.lowest_eigenvalues(model, x0, model.box, species, k=4), rel=1e-8)
+    k, t3, over = N.end_derivatives(model, x0, v[:, 0].reshape(x0.shape), model.box, species, modes=(w, v))
+    assert (k, over) == (pytest.approx(w[0], rel=1e-12), pytest.approx(1.0, abs=1e-9))
+    u = -v[:, 0].reshape(x0.shape)  # outward: against the tangent
+    h = 0.02
+    e = [model.energy(x0 + a * h * u, model.box, species) for a in (-2, -1, 1, 2)]
+    assert t3 == pytest.approx((e[3] - 2 * e[2] + 2 * e[1] - e[0]) / (2 * h**3), rel=2e-3, abs=2e-3)
+    # a tangent along the second mode picks the second mode
+    k2, _, _ = N.end_derivatives(model, x0, v[:, 1].reshape(x0.shape), model.box, species, modes=(w, v))
+    assert k2 == pytest.approx(w[1], rel=1e-12)
+    # a direction with no soft component: no end derivatives
+    rnd = np.random.default_rng(3).normal(size=x0.shape)
+    rnd -= rnd.mean(axis=0)
+    assert N.end_derivatives(model, x0, rnd, model.box, species, modes=(w, v)) is None
+    r = pair01[0][0].row
+    assert r["end_curvature"] == "hessian" and 0.2 <= r["end_overlap"] <= 1.0
+    lo, hi = (r["k_end"], r["k_start"]) if r["reversed"] else (r["k_start"], r["k_end"])
+    assert (r["w1"] ** 2, r["w2"] ** 2) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
+
+
 def test_intermediate_minimum_splits_the_pair(glass, pair01):
     """IS0 -> IS2 passes through IS1: the pair is split into IS0-IS1 and IS1-IS2."""
     model, species, lib = glass
@@ -211,8 +238,8 @@ def test_reinterpolate_spaces_images_evenly_on_the_curve():
 def test_refinement_converges_to_a_first_order_saddle(glass, pair01):
     """The converged band (24 images, fmax 1e-3) relaxed to refine_fmax and then with 47 images:
     the splitting moves by less than refine_rtol and the climbing image is a first-order saddle.
-    (24 -> 47 images moved E by ~0.4 %, d_path by ~0.8 %, Delta_0 by ~1 % (Ar) and ~4 % (NiP,
-    the larger mass); the default 64 images start closer.)"""
+    (With the spline's end curvatures 24 -> 47 images moved E by ~0.4 %, d_path by ~0.8 %,
+    Delta_0 by ~1 % (Ar) and ~4 % (NiP, the larger mass); the default 64 images start closer.)"""
     model, species, _ = glass
     res = pair01[0][0]
     presets = [units.get_preset("KA2", "Ar"), units.get_preset("KA2", "NiP")]
@@ -227,7 +254,8 @@ def test_refinement_converges_to_a_first_order_saddle(glass, pair01):
     for p in ("Ar", "NiP"):
         assert row[f"E_tol_change_{p}"] < 0.01 and row[f"Delta_0_tol_change_{p}"] < 0.08
         # the row's splitting is that of the refined band
-        again = analyse_mep(MEP(band.s, band.energies), presets)
+        ends = ((row["k_start"], row["t3_start"]), (row["k_end"], row["t3_end"]))
+        again = analyse_mep(MEP(band.s, band.energies, ends=ends), presets)
         assert row[f"E_{p}"] == again[f"E_{p}"] and row["d_path"] == again["d_path"]
     assert row["force_calls"] == res.row["force_calls"] + row["refine_force_calls"] > res.row["force_calls"]
     # the unrefined band gave the same well to within a few per cent

@@ -17,8 +17,10 @@ energies in eps, lengths in sigma.  We solve it as that paper does:
 * the grid is uniform with spacing d / N_xi (N_xi = 2000) on [0, d];
 * the potential is *continued beyond both minima* (their Fig. 5) so that the
   low states do not feel the ends of the path.  ``continuation="cubic"``
-  (default) extrapolates the end pieces of the spline (third-order Taylor
-  polynomial at each minimum, made monotone if it would turn over);
+  (default) continues each well by its third-order Taylor polynomial at the
+  minimum (made monotone if it would turn over), with V'' and V''' from the
+  end pieces of the spline, or from the Hessian when the path gives them
+  (``MEP.ends``: the NEB step does, see below);
   ``"harmonic"`` uses the Taylor parabola; ``"mirror"`` reflects each well
   about its minimum up to the barrier top; ``"none"`` puts hard walls at the
   minima (for tests).  Each continuation is extended until the WKB action of
@@ -45,6 +47,15 @@ Conventions (Mocanu et al. (2023)): the lower minimum is put on the left (the pa
 reversed if needed; column ``reversed``), energies are measured from it.
 
 * V_a: forward barrier V_TS - V_1; Delta V = V_2 - V_1 >= 0; V_b = V_a - Delta V / 2.
+* End curvatures.  A minimum energy path reaches a minimum along the softest Hessian mode it
+  has a component on, so V'' there is that mode's eigenvalue.  A band resolves this slowly
+  (its end curvature still moved by 10 % from 63 to 125 images on a KA2 well whose two
+  softest modes are close), and with it w1, w2, Delta and the continuation.  The NEB step
+  therefore gives V'' and V''' at both minima from the Hessian (``neb.end_curvature:
+  hessian``, :func:`tlsfinder.neb.minima.end_derivatives`); E and Delta_0 then changed by
+  0.1 % or less between 32, 63 and 125 images on the same wells.  Without them (a path
+  file without the columns ``k_start, t3_start, k_end, t3_end``), the spline's end pieces
+  are used, as Mocanu et al. do.
 * w1, w2, w_TS: classical angular frequencies sqrt(|V''|) at the lower minimum,
   the upper minimum and the barrier top (units 1/tau, tau = sigma sqrt(m/eps);
   independent of the unit preset).  With hbar = 1, hbar w = w / sqrt(m~) in eps
@@ -71,6 +82,8 @@ Path files (:func:`read_path`): CSV or Parquet with a column ``energy`` (total
 potential energy, eps; aliases ``E``, ``V``) and either ``s`` (arc length
 from the first image, sigma; alias ``x``) or ``xi`` in [0, 1] together with the
 path length d (a constant column ``d``/``path_length``, or ``path_length=``);
+optional constant columns ``k_start, t3_start, k_end, t3_end`` give V'' and V''' outward at the
+two ends (``MEP.ends``; the NEB step writes them);
 or extended XYZ with one frame per image and the energy in each frame
 (``energy=`` in the comment line), from which s is computed with the minimum
 image convention.
@@ -141,11 +154,20 @@ class MEP:
     s: np.ndarray
     energy: np.ndarray
     source: str = "<memory>"
+    # ((k, t), (k, t)): second and third derivative of the potential at the first and the last
+    # image along the outward direction (eps/sigma^2, eps/sigma^3), if known (from the Hessian:
+    # :func:`tlsfinder.neb.minima.end_derivatives`); else they come from the spline's end pieces.
+    ends: tuple | None = None
 
     def __post_init__(self):
         self.s = np.asarray(self.s, dtype=float)
         self.energy = np.asarray(self.energy, dtype=float)
         check_path(self.s, self.energy, self.source)
+        if self.ends is not None:
+            ends = np.asarray(self.ends, dtype=float)
+            if ends.shape != (2, 2) or not np.all(np.isfinite(ends)):
+                raise TLSFinderError(f"path {self.source}: ends must be ((k, t), (k, t)), finite; got {self.ends!r}")
+            self.ends = tuple(tuple(float(v) for v in end) for end in ends)
 
     @property
     def d(self) -> float:
@@ -187,6 +209,8 @@ def check_path(s, energy, source: str = "<memory>") -> None:
 
 
 _ENERGY_NAMES = ("energy", "E", "V")
+#: Constant columns of a path file with V'' and V''' outward at its first and last image.
+END_COLUMNS = ("k_start", "t3_start", "k_end", "t3_end")
 
 
 def read_path(path, path_length: float | None = None) -> MEP:
@@ -236,7 +260,11 @@ def read_path(path, path_length: float | None = None) -> MEP:
         s = xi * d
     else:
         raise TLSFinderError(f"path file {path}: needs a reaction coordinate column 's' (sigma) or 'xi' (0..1)")
-    return MEP(s, energy, str(path))
+    ends = None
+    if all(c in df.columns for c in END_COLUMNS):  # written by the NEB step (neb.end_curvature: hessian)
+        k0, t0, k1, t1 = (float(pd.to_numeric(df[c], errors="coerce").iloc[0]) for c in END_COLUMNS)
+        ends = ((k0, t0), (k1, t1))
+    return MEP(s, energy, str(path), ends=ends)
 
 
 def _read_path_xyz(path: Path) -> MEP:
@@ -294,6 +322,7 @@ class Profile:
     n_images: int
     n_interior_minima: int
     bc: str
+    ends: tuple | None = None  # ((k, t) at x = 0, (k, t) at x = d), outward (see MEP.ends)
     _grid_cache: dict = field(default_factory=dict, repr=False)
 
     def grid_values(self, n_xi: int) -> np.ndarray:
@@ -319,13 +348,14 @@ def make_profile(mep: MEP, bc: str = "clamped", flat_tol: float = 1e-10) -> Prof
         raise TLSFinderError(f"splitting: spline end condition must be clamped, not-a-knot or natural, got {bc!r}")
     s = mep.s - mep.s[0]
     e = mep.energy - mep.energy.min()
-    prof = _orient(s, e, bc, flat_tol, False)
+    ends = mep.ends
+    prof = _orient(s, e, ends, bc, flat_tol, False)
     if prof is None:
-        prof = _orient(s[-1] - s[::-1], e[::-1], bc, flat_tol, True)
+        prof = _orient(s[-1] - s[::-1], e[::-1], None if ends is None else ends[::-1], bc, flat_tol, True)
     return prof
 
 
-def _orient(s, e, bc, flat_tol, rev):
+def _orient(s, e, ends, bc, flat_tol, rev):
     d = float(s[-1])
     spl0 = CubicSpline(s, e, bc_type=bc)
     roots = spl0.derivative().roots(extrapolate=False)
@@ -352,10 +382,15 @@ def _orient(s, e, bc, flat_tol, rev):
             right = spl(np.linspace(r, d, 64)).max()
             if min(left, right) - spl(r) > flat_tol:
                 n_int += 1
+    k1, k2 = float(spl(x1, 2)), float(spl(x2, 2))
+    if ends is not None and (x1 != 0.0 or x2 != d):
+        ends = None  # the minima are not the ends: their curvatures are not the ends' either
+    if ends is not None:
+        k1, k2 = ends[0][0], ends[1][0]
     return Profile(
         d=d, spline=spl, reversed=rev, x_ts=x_ts, v_ts=float(spl(x_ts)), x_low=x1, x_high=x2,
-        delta_v=v2 - v1, k1=float(spl(x1, 2)), k2=float(spl(x2, 2)), k_ts=float(spl(x_ts, 2)),
-        n_images=len(s), n_interior_minima=n_int, bc=bc,
+        delta_v=v2 - v1, k1=k1, k2=k2, k_ts=float(spl(x_ts, 2)),
+        n_images=len(s), n_interior_minima=n_int, bc=bc, ends=ends,
     )
 
 
@@ -493,8 +528,11 @@ def _end_taylor(profile: Profile, side: str) -> tuple[float, float, float, float
         spl = profile.spline
         x0 = 0.0 if side == "left" else profile.d
         sgn = -1.0 if side == "left" else 1.0
-        val = (float(spl(x0)), float(spl(x0, 1)) * sgn, max(float(spl(x0, 2)), _curvature_floor(profile)),
-               float(spl(x0, 3)) * sgn)
+        if profile.ends is not None:
+            k0, t0 = profile.ends[0 if side == "left" else 1]
+        else:
+            k0, t0 = float(spl(x0, 2)), float(spl(x0, 3)) * sgn
+        val = (float(spl(x0)), float(spl(x0, 1)) * sgn, max(k0, _curvature_floor(profile)), t0)
         profile._grid_cache[key] = val
     return val
 

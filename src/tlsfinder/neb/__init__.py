@@ -22,14 +22,16 @@ from .band import Band, intermediate_minima, run_neb
 from .batch import ROW_COLUMNS, dw_table, run_batch
 from .files import read_endpoint, safe_name, write_pair_files
 from .forcefield import BatchForceField
-from .minima import Minimum, align, lowest_eigenvalues, minimize, saddle_check, same_minimum
+from .minima import (Minimum, align, end_derivatives, lowest_eigenvalues, minimize, saddle_check, same_minimum,
+                     soft_modes)
 from .pair import ElementaryWellSplitter, PairResult, neb_pair
-from .settings import NEB_METHODS, NEBSettings, settings_from_config
+from .settings import END_CURVATURES, NEB_METHODS, NEBSettings, settings_from_config
 
 __all__ = [
-    "NEB_METHODS", "NEBSettings", "settings_from_config",
+    "END_CURVATURES", "NEB_METHODS", "NEBSettings", "settings_from_config",
     "BatchForceField",
-    "Minimum", "minimize", "lowest_eigenvalues", "saddle_check", "same_minimum", "align",
+    "Minimum", "minimize", "lowest_eigenvalues", "saddle_check", "same_minimum", "align", "soft_modes",
+    "end_derivatives",
     "Band", "run_neb", "intermediate_minima",
     "PairResult", "ElementaryWellSplitter", "neb_pair",
     "safe_name", "write_pair_files", "read_endpoint",

@@ -4,7 +4,9 @@
 Outputs of :func:`write_pair_files` for a pair ``<name>`` (:func:`safe_name` of its id):
 
 * ``<name>.path.csv``: image, s (arc length in 3N space, sigma), xi = s / d,
-  energy (total, eps), f_par (true force along the tangent, eps/sigma);
+  energy (total, eps), f_par (true force along the tangent, eps/sigma), and for a double well
+  analysed with ``neb.end_curvature: hessian`` the constants k_start, t3_start, k_end, t3_end
+  (V'' and V''' outward at the two minima);
   readable by ``tlsfinder splitting``;
 * ``<name>.path.xyz``: extended XYZ of all images (energy in each frame;
   KA2 types A, B, C as atomic numbers 1, 2, 3; PSS diameters in ``diameter``);
@@ -25,6 +27,7 @@ import pandas as pd
 from .. import TLSFinderError
 from ..explore import read_is_library
 from ..io import atomic_path, read_glass
+from ..splitting import END_COLUMNS
 from .pair import PairResult
 
 
@@ -47,6 +50,9 @@ def write_pair_files(result: PairResult, outdir, species, box) -> dict:
     s = band.s
     df = pd.DataFrame({"image": np.arange(len(s)), "s": s, "xi": s / s[-1], "energy": band.energies,
                        "f_par": band.f_par})
+    for col in END_COLUMNS:  # V'' and V''' at the minima, when the analysis took them from the Hessian
+        if result.row.get(col) is not None:
+            df[col] = float(result.row[col])
     files = {"path_csv": f"{stem}.path.csv", "path_xyz": f"{stem}.path.xyz", "saddle_xyz": f"{stem}.saddle.xyz"}
     with atomic_path(files["path_csv"]) as tmp:
         df.to_csv(tmp, index=False, float_format="%.17g")

@@ -37,9 +37,12 @@
    last band.  Why both: on a KA2 N = 300 double well (32 images) E changed by
    0.07 % and Delta_0 (NiP units) by 0.9 % from fmax 1e-3 to 3e-4 and by <= 0.02 %
    from 3e-4 to 3e-5, and by 0.2 % and 0.8 % from 32 to 64 images at 1e-4; on
-   others 32 -> 63 images moved E by up to 6 % (the spline of V through the
-   images resolves the barrier top and the wells' curvature).  The climbing image of the last band is
-   checked to be a first-order saddle (:func:`~tlsfinder.neb.minima.saddle_check`).
+   others 32 -> 63 images moved E by up to 6 %, through the wells' curvature at the
+   minima, which the spline of V through the images resolves slowly.  It now comes from the
+   Hessian (``neb.end_curvature``, :mod:`tlsfinder.splitting`): on 26 KA2 wells (N = 300)
+   refined 32 -> 63 images at fmax 3e-4, E moved by 0.3 % at most below 3 k_B T_Q and by
+   2 % at most elsewhere.  The climbing image of the last band is checked to be a
+   first-order saddle (:func:`~tlsfinder.neb.minima.saddle_check`).
 
 Statuses: ``dw`` (an elementary double well, with splitting columns);
 ``split`` (connected through intermediate minima, sub-pairs follow);
@@ -57,7 +60,8 @@ Row columns added here besides those of :mod:`tlsfinder.neb.batch`:
 splitting columns come from a refined band), ``refine_status`` (``converged``:
 the last change is below ``refine_rtol``; ``max_images``: it is not, at the image
 limit; ``unconverged``, ``intermediate_minimum``, ``no_barrier``,
-``no_splitting``: the level that ended it), ``refine_levels``, ``refine_fmax``,
+``no_splitting``, ``spline_dip`` (the spline through the energies dips below an end, where
+images bunched at a minimum): the level that ended it), ``refine_levels``, ``refine_fmax``,
 ``refine_force_calls`` (also counted in ``force_calls``), ``n_negative``
 (negative Hessian eigenvalues at the final climbing image; 1 for a first-order
 saddle), and the relative changes between the last two levels
@@ -79,7 +83,7 @@ from ..geometry import displacements, participation_ratio, rms_distance
 from ..splitting import MEP, analyse_mep
 from .band import Band, insert_midpoints, intermediate_minima, relax_band
 from .forcefield import BatchForceField
-from .minima import Minimum, align, minimize, saddle_check, same_minimum
+from .minima import Minimum, align, end_derivatives, minimize, saddle_check, same_minimum, soft_modes
 from .settings import NEBSettings
 
 log = logging.getLogger(__name__)
@@ -165,6 +169,31 @@ class ElementaryWellSplitter:
         self.box, self.ff = box, ff
         self.s, self.presets, self.sopts = settings, presets, sopts
 
+    def path_ends(self, images, modes: dict) -> tuple[tuple | None, dict]:
+        """The band's ends for :class:`MEP` (``ends``: V'' and V''' outward at both minima, or
+        None) and their row columns, by ``settings.end_curvature``.  ``modes`` caches the soft
+        modes of each end (keys 0 and -1) between the levels of a refinement."""
+        if self.s.end_curvature != "hessian":
+            return None, {"end_curvature": "spline"}
+        out = []
+        for end, nxt in ((0, 1), (-1, -2)):
+            if end not in modes:
+                modes[end] = soft_modes(self.ff.model, images[end], self.box, self.ff.species)
+            out.append(end_derivatives(self.ff.model, images[end], images[nxt] - images[end], self.box,
+                                       self.ff.species, modes=modes[end]))
+        if None in out:  # no soft mode along the band at an end: keep the spline's
+            return None, {"end_curvature": "spline"}
+        (k0, t0, o0), (k1, t1, o1) = out
+        cols = {"end_curvature": "hessian", "k_start": k0, "t3_start": t0, "k_end": k1, "t3_end": t1,
+                "end_overlap": min(o0, o1)}
+        return ((k0, t0), (k1, t1)), cols
+
+    def analyse(self, band: Band, pair_id, modes: dict) -> dict:
+        """The splitting columns of a converged elementary band (:func:`analyse_mep`)."""
+        ends, cols = self.path_ends(band.images, modes)
+        row = analyse_mep(MEP(band.s, band.energies, source=f"pair {pair_id}", ends=ends), self.presets, **self.sopts)
+        return {**row, **cols}
+
     def new_minima(self, band_images, energies, known, tol):
         """Minimise from the band's intermediate dips; return [(image index, Minimum)] of new minima."""
         found = []
@@ -239,13 +268,14 @@ class ElementaryWellSplitter:
         reason = _not_a_double_well(band.energies, s.intermediate_tol)
         if reason:
             return [result("non_dw", band, row, reason)]
+        modes: dict = {}
         try:
-            row.update(analyse_mep(MEP(band.s, band.energies, source=f"pair {pair_id}"), self.presets, **self.sopts))
+            row.update(self.analyse(band, pair_id, modes))
         except TLSFinderError as exc:
             log.warning("pair %s: no splitting (%s)", pair_id, exc)
             return [result("non_dw", band, row, "no_splitting")]
         if s.refine and self.near_threshold(row):
-            band, row = self.refine(ma.positions, b_al, band, row, known, pair_id)
+            band, row = self.refine(ma.positions, b_al, band, row, known, pair_id, modes)
         else:
             row["refined"] = False
         return [result("dw", band, row)]
@@ -255,7 +285,8 @@ class ElementaryWellSplitter:
         f = float(self.s.refine_kT_factor)
         return [p.name for p in self.presets if row.get(f"E_{p.name}", np.inf) < f * p.kT_Q]
 
-    def refine(self, pos_a, pos_b, band: Band, row: dict, known, pair_id) -> tuple[Band, dict]:
+    def refine(self, pos_a, pos_b, band: Band, row: dict, known, pair_id,
+               modes: dict | None = None) -> tuple[Band, dict]:
         """Step 5 of the module docstring: the band and row of the refined path.
 
         Level 1 relaxes the converged band further, to min(refine_fmax, fmax); each
@@ -280,7 +311,8 @@ class ElementaryWellSplitter:
             if len(levels) > 1 and n_next > int(s.refine_max_images):
                 break
             # No retries here: a band that will not reach the tighter tolerance in max_steps keeps
-            # the last good level (two KA2 bands spent 3 x 3000 steps at 32 images short of fmax 1e-4).
+            # the last good level.  17 of 44 KA2 wells (N = 300) stopped so at some level; a retry
+            # (FIRE restarted) left the one tried short of fmax 3e-4 after 2 x 3000 steps too.
             rs = replace(s, fmax=fmax, n_images=n_next, retries=0)
             prev = levels[-1][0].images
             cur = relax_band(self.ff, pos_a, pos_b, rs, init=prev if n_next == n else insert_midpoints(prev))
@@ -295,10 +327,15 @@ class ElementaryWellSplitter:
                 status = "no_barrier"
                 break
             try:
-                an = analyse_mep(MEP(cur.s, cur.energies, source=f"pair {pair_id}"), self.presets, **self.sopts)
+                an = self.analyse(cur, pair_id, {} if modes is None else modes)
             except TLSFinderError as exc:
                 log.warning("pair %s: refined band gives no splitting (%s)", pair_id, exc)
                 status = "no_splitting"
+                break
+            if an["n_interior_minima"] and not levels[-1][1].get("n_interior_minima"):
+                # The spline dips below an end: images bunched at a minimum (seen at 63 images on a
+                # KA2 well, E 25x too small), not a better band.
+                status = "spline_dip"
                 break
             levels.append((cur, an))
             n = n_next

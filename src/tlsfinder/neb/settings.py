@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from .. import TLSFinderError
-from ..schema import default, defaults
+from ..schema import default, defaults, enum
 from ..units import presets_from_config
 
 #: ASE NEB methods offered.  ASE's "string" method re-spaces the images after every
@@ -14,6 +14,7 @@ from ..units import presets_from_config
 #: (ASE 3.29: fmax stuck near 0.5 after 3000-5000 steps, 100x slower per step),
 #: so it is not offered; "aseneb" (ASE's old default) gives poor bands.
 NEB_METHODS = ("improvedtangent",)
+END_CURVATURES = enum("neb.end_curvature")
 
 _DEFAULTS = defaults("neb")  # the schema holds every default; the fields below only read them
 
@@ -44,6 +45,10 @@ class NEBSettings:
     intervals halved (spline midpoints added), until E, Delta_0 (those presets)
     and d_path change by less than refine_rtol between the last two bands or the
     next band would exceed refine_max_images images.
+
+    end_curvature: where the 1D potential's curvature and third derivative at the two minima
+    come from (Eq. 13's omega_1, omega_2 and the continuation beyond the minima): ``hessian``
+    (:func:`~tlsfinder.neb.minima.end_derivatives`) or ``spline`` (the spline's end pieces).
     """
 
     n_images: int = _DEFAULTS["n_images"]
@@ -67,8 +72,11 @@ class NEBSettings:
     refine_kT_factor: float = _DEFAULTS["refine_kT_factor"]
     refine_rtol: float = _DEFAULTS["refine_rtol"]
     refine_max_images: int = _DEFAULTS["refine_max_images"]
+    end_curvature: str = _DEFAULTS["end_curvature"]
 
     def __post_init__(self):
+        if self.end_curvature not in END_CURVATURES:
+            raise TLSFinderError(f"neb.end_curvature must be one of {END_CURVATURES}, got {self.end_curvature!r}")
         if self.method not in NEB_METHODS:
             raise TLSFinderError(f"neb.method must be one of {NEB_METHODS}, got {self.method!r}")
         if int(self.n_images) < 3:
