@@ -101,3 +101,19 @@ def test_bad_inputs(ka2_small):
             eng.minimize("bfgs")
         with pytest.raises(TLSFinderError, match="finite"):
             eng.set_positions(np.full_like(pos, np.nan))
+
+
+def test_pss_set_species_retypes_and_keeps_the_model_energy(pss_small):
+    """Swapped diameters (as swap MC does) move particles to their diameter bin's LAMMPS type, so the
+    per-bin cutoffs stay exact: energy and forces equal the model's; a larger diameter is refused."""
+    model, pos, _, species = pss_small
+    swapped = np.random.default_rng(8).permutation(species)
+    with Engine(model, pos, model.box, species) as eng:
+        eng.set_species(swapped)
+        np.testing.assert_array_equal(eng._get("type"), model.lammps_types(swapped)[1])
+        e, f = eng.energy_forces()
+        e_own, f_own = model.energy_forces(pos, model.box, swapped)
+        assert e == pytest.approx(e_own, rel=1e-12)
+        assert np.abs(f - f_own).max() < 1e-10 * np.abs(f_own).max()
+        with pytest.raises(TLSFinderError, match="exceeds"):
+            eng.set_species(np.where(np.arange(model.n) == 0, 1.05 * species.max(), species))

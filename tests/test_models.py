@@ -156,12 +156,22 @@ def test_lammps_lepton_commands_give_the_model_energy(tmp_path):
             want = eps * ka2.form.u(r / s)
             assert _eval_lepton(expr, r=r) == pytest.approx(want, rel=1e-12, abs=1e-13)
     pss = PSS(n=300, density=1.0)
-    expr = re.fullmatch(r'pair_coeff \* \* "(.*)"', pss.lammps_commands(tmp_path)[1]).group(1)
-    for si, sj in ((0.6, 1.2), (1.0, 1.0)):
-        s = float(pss.sigma_ij(si, sj))
-        for r in (0.9 * s, 1.2 * s, 1.3 * s):
-            want = pss.form.u(r / s) if r < pss.x_c * s else 0.0
-            assert _eval_lepton(expr, r=r, radi=si / 2, radj=sj / 2) == pytest.approx(want, rel=1e-12, abs=1e-13)
+    species = pss.make_species(np.random.default_rng(1))
+    ntypes, types = pss.lammps_types(species)
+    cuts = np.zeros((ntypes, ntypes))
+    for cmd in pss.lammps_commands(tmp_path, species)[1:-1]:
+        a, b, expr, cut = re.fullmatch(r'pair_coeff (\d+) (\d+) "(.*)" (\S+)', cmd).groups()
+        cuts[int(a) - 1, int(b) - 1] = cuts[int(b) - 1, int(a) - 1] = float(cut)
+        for si, sj in ((0.6, 1.2), (1.0, 1.0)):
+            s = float(pss.sigma_ij(si, sj))
+            for r in (0.9 * s, 1.2 * s, 1.3 * s):
+                want = pss.form.u(r / s) if r < pss.x_c * s else 0.0
+                assert _eval_lepton(expr, r=r, radi=si / 2, radj=sj / 2) == pytest.approx(want, rel=1e-12, abs=1e-13)
+    # the per-bin cutoffs cover every pair's own cutoff x_c s_ij, and drop most of the global one
+    t = types - 1
+    need = pss.x_c * pss.sigma_ij(species[:, None], species[None, :])
+    assert np.all(need <= cuts[t[:, None], t[None, :]])
+    assert np.mean(cuts[t[:, None], t[None, :]] ** 3) < 0.6 * pss.max_cutoff(species) ** 3
 
 
 def test_ka2_composition_and_counts():

@@ -94,10 +94,10 @@ class Engine:
             "boundary p p p",
             f"atom_style {'sphere' if isinstance(model, PSS) else 'atomic'}",
             f"region box block 0 {_num(L[0])} 0 {_num(L[1])} 0 {_num(L[2])}",
-            f"create_box {3 if isinstance(model, KA2) else 1} box",
+            f"create_box {model.lammps_types(species)[0]} box",
         )
         wrapped = np.mod(pos, self.box)
-        types = species + 1 if isinstance(model, KA2) else np.ones(self.n, dtype=int)
+        types = model.lammps_types(species)[1]
         self.lmp.create_atoms(self.n, list(range(1, self.n + 1)), [int(t) for t in types], wrapped.ravel().tolist())
         if isinstance(model, KA2):
             self._cmd("mass * 1.0")
@@ -106,6 +106,8 @@ class Engine:
             self._set_radius(species)
             self._cmd("set group all mass 1.0")
         self._cmd(*model.lammps_commands(Path(self._tmp.name), species))
+        # PSS: the pair cutoffs were set for these diameters (models.PSS.lammps_commands)
+        self._max_species = float(np.max(species))
         self._cmd(
             f"neighbor {_num(neighbor_skin)} bin",
             "neigh_modify every 1 delay 0 check yes",
@@ -195,7 +197,11 @@ class Engine:
         if isinstance(self.model, KA2):
             self._set("type", (species + 1).astype(np.int32))
         else:
+            if float(np.max(species)) > self._max_species:
+                raise TLSFinderError(f"set_species: diameter {float(np.max(species))!r} exceeds the largest one "
+                                     f"({self._max_species!r}) the LAMMPS cutoffs of this Engine were set for")
             self._set_radius(species)
+            self._set("type", self.model.lammps_types(species)[1].astype(np.int32))
 
     def _set_radius(self, diameters) -> None:
         self._set("radius", 0.5 * np.asarray(diameters, dtype=float))
