@@ -218,25 +218,31 @@ def _check_relaxed(fmax: float, strain: float, geometry: str, ftol: float) -> No
                              f"{fmax:.3g} eps/sigma, above 100 ftol = {100 * ftol:g}; raise ftol or use smaller strains")
 
 
-def _check_identity(u: dict, geometry: str, tol: float) -> None:
-    """A re-minimised structure is the same minimum, linearly deformed, iff its non-affine
-    displacement u(eps) is odd and linear in eps to within ``tol`` (relative): a plastic event or a
-    jump to another minimum breaks both."""
+def identity_problem(u: dict, tol: float) -> str | None:
+    """Why the re-minimised structures at strains ``u`` (strain -> non-affine displacement) are not
+    one minimum linearly deformed, or None.  They are iff u(eps) is odd and linear in eps to within
+    ``tol`` (relative): a plastic event or a jump to another minimum breaks both."""
     amps = sorted(a for a in u if a > 0)
     for a in amps:
         up, um = u[a], u[-a]
         scale = max(np.abs(up).max(), np.abs(um).max(), 1e-12)
         if np.abs(up + um).max() > tol * scale + 1e-9:
-            raise TLSFinderError(
-                f"AQS {geometry}: the minimum changed identity between strains {-a:g} and {a:g} (non-affine "
-                f"displacement not odd in the strain: plastic event); use smaller strains")
+            return (f"the minimum changed identity between strains {-a:g} and {a:g} (non-affine "
+                    f"displacement not odd in the strain: plastic event)")
     for a, b in zip(amps[:-1], amps[1:]):
         ua, ub = u[a], u[b]
         scale = max(np.abs(ub).max(), 1e-12)
         if np.abs(ub - ua * (b / a)).max() > tol * scale + 1e-9:
-            raise TLSFinderError(
-                f"AQS {geometry}: the non-affine displacement is not linear between strains {a:g} and {b:g} "
-                f"(the minimum changed identity); use smaller strains")
+            return (f"the non-affine displacement is not linear between strains {a:g} and {b:g} "
+                    f"(the minimum changed identity)")
+    return None
+
+
+def _check_identity(u: dict, geometry: str, tol: float) -> None:
+    """TLSFinderError if :func:`identity_problem` finds one."""
+    problem = identity_problem(u, tol)
+    if problem is not None:
+        raise TLSFinderError(f"AQS {geometry}: {problem}; use smaller strains")
 
 
 def aqs_moduli(model, positions, box, species, strains=(5e-5, 1e-4), ftol_input: float = 1e-6,

@@ -20,6 +20,12 @@
   D(omega) = A_4 omega^4 below the first phonon, as in Fig. 10a of Mocanu et al., "Microscopic
   observation of two-level systems in a metallic glass model", J. Chem. Phys. 158, 014501 (2023)
   (their plateau of I(omega)/omega^5 = A_4/5 just below omega_t).
+* :func:`mode_overlaps`, :func:`overlap_c`, :func:`overlap_a`, :func:`band_displacements`: the
+  overlaps c (Eq. 7) and a (Eq. 8) of Khomenko et al. (2021) between the linear modes of a minimum
+  and a double well's displacement (the path's tangent r_12, minimum-to-saddle r_AS,
+  minimum-to-minimum r_AB).
+* :func:`path_spectrum`: Hessian eigenvalues along a minimum energy path and transverse to it, the
+  check of the 1D reduction in Mocanu et al. (2023), Appendix C and Fig. 13.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
@@ -214,3 +221,217 @@ def analyse(model, positions, box, species, k: int | None = None, masses=None, p
         a4 = a4_qlm = None  # the k modes do not reach omega_t: the count below it is incomplete
     return {"modes": modes, "qlm": qlm, "qlm_omega_max": omega_q, "acoustic": acoustic, "a4": a4,
             "a4_qlm": a4_qlm, "n_qlm": int(qlm.sum()), "moduli": hm}
+
+
+# --------------------------------------------------------------------------
+# Overlap of linear modes with a double well's displacement
+# --------------------------------------------------------------------------
+
+
+def _displacement_columns(modes: NormalModes, masses=None) -> np.ndarray:
+    """Particle displacements of the modes (3N, m): e_i / sqrt(m_i)."""
+    v = modes.vectors
+    if masses is None:
+        return v
+    m = _masses(masses, modes.n_particles)
+    return v / np.repeat(np.sqrt(m), 3)[:, None]
+
+
+def overlap_c(vectors, r) -> np.ndarray:
+    """c = |r . v| / (|r| |v|) (Khomenko, Reichman, Zamponi (2021), Eq. 7) of each column v of
+    ``vectors`` (3N, m) with the displacement ``r`` (N, 3) or (3N,)."""
+    v = np.asarray(vectors, dtype=float).reshape(np.size(r), -1)
+    r = np.asarray(r, dtype=float).ravel()
+    return np.abs(r @ v) / (np.linalg.norm(r) * np.linalg.norm(v, axis=0))
+
+
+def overlap_a(vectors, r) -> np.ndarray:
+    """a = sum_i |r_i| |v_i| / sqrt(sum_i |r_i|^2 sum_i |v_i|^2) (Khomenko et al. (2021), Eq. 8): the
+    overlap of the particle displacement magnitudes, blind to their directions."""
+    r = np.asarray(r, dtype=float).reshape(-1, 3)
+    v = np.asarray(vectors, dtype=float).reshape(len(r), 3, -1)
+    rn = np.linalg.norm(r, axis=1)
+    vn = np.linalg.norm(v, axis=1)  # (N, m)
+    return (rn @ vn) / np.sqrt((rn @ rn) * (vn * vn).sum(axis=0))
+
+
+@dataclass
+class ModeOverlap:
+    """Linear modes of a minimum against one displacement field r: all c_alpha and a_alpha (lowest
+    mode first) and the best mode by each, with its frequency and PR (Khomenko et al. (2021), Figs. 4-7)."""
+
+    c_alpha: np.ndarray = field(repr=False)
+    a_alpha: np.ndarray = field(repr=False)
+    c: float
+    c_mode: int  # index among the non-zero modes, 0 = softest
+    c_omega: float
+    c_pr: float
+    a: float
+    a_mode: int
+    a_omega: float
+    a_pr: float
+
+
+def mode_overlaps(modes: NormalModes, r, masses=None) -> ModeOverlap:
+    """c_alpha and a_alpha of every mode in ``modes`` (of the minimum r starts from) with the
+    displacement ``r`` (N, 3), the best of each (c = max_alpha c_alpha, as in Khomenko et al. (2021)).
+    The rigid translation of r is removed first (the modes carry none)."""
+    r = np.asarray(r, dtype=float).reshape(-1, 3)
+    if r.shape[0] != modes.n_particles:
+        raise TLSFinderError(f"mode overlaps: displacement for {r.shape[0]} particles, modes for {modes.n_particles}")
+    r = r - r.mean(axis=0)
+    if not np.linalg.norm(r) > 0:
+        raise TLSFinderError("mode overlaps: the displacement is zero (after removing the rigid translation)")
+    v = _displacement_columns(modes, masses)
+    c, a = overlap_c(v, r), overlap_a(v, r)
+    ic, ia = int(np.argmax(c)), int(np.argmax(a))
+    return ModeOverlap(c_alpha=c, a_alpha=a, c=float(c[ic]), c_mode=ic, c_omega=float(modes.frequencies[ic]),
+                       c_pr=float(modes.participation[ic]), a=float(a[ia]), a_mode=ia,
+                       a_omega=float(modes.frequencies[ia]), a_pr=float(modes.participation[ia]))
+
+
+def band_displacements(images, box, saddle_index: int) -> dict:
+    """The displacement fields of Khomenko et al. (2021) from a band (n, N, 3) that starts at minimum
+    A: r_12 (first segment, the path's tangent at A), r_AS (A to the saddle image ``saddle_index``,
+    e.g. the NEB's climbing image) and r_AB (A to the last image); minimum image, each (N, 3)."""
+    from .geometry import displacements
+
+    x = np.asarray(images, dtype=float)
+    if x.ndim != 3 or len(x) < 3 or not 0 < saddle_index < len(x) - 1:
+        raise TLSFinderError(f"band displacements: images must be (n >= 3, N, 3) with an interior saddle index; "
+                             f"got shape {x.shape}, saddle_index {saddle_index}")
+    return {"r_12": displacements(x[0], x[1], box), "r_AS": displacements(x[0], x[saddle_index], box),
+            "r_AB": displacements(x[0], x[-1], box)}
+
+
+# --------------------------------------------------------------------------
+# Hessian along a minimum energy path: is the 1D reduction sound?
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class PathSpectrum:
+    """Hessian spectra along the images of a path (Mocanu et al. (2023), Appendix C, Fig. 13).
+
+    Per image (n images): ``s`` arc length (sigma), ``kappa`` = t.H.t the curvature along the unit
+    tangent t (eps/sigma^2); ``eigenvalues`` (n, k) the lowest eigenvalues of H, translations removed
+    (their Fig. 13a), ``overlaps`` (n, n_overlap) |e_m . t| of the lowest eigenvectors (Fig. 13b);
+    ``transverse`` (n, k) the lowest eigenvalues of P H P on the subspace orthogonal to t and the
+    translations; ``n_negative`` negative eigenvalues of H; flags ``transverse_negative``
+    (lowest transverse eigenvalue < 0) and ``transverse_softer`` (lowest transverse eigenvalue below
+    kappa); ``doubtful``: any image flagged.
+    """
+
+    s: np.ndarray
+    kappa: np.ndarray
+    eigenvalues: np.ndarray
+    overlaps: np.ndarray
+    transverse: np.ndarray
+    n_negative: np.ndarray
+    transverse_negative: np.ndarray
+    transverse_softer: np.ndarray
+    energy: np.ndarray = field(default=None, repr=False)  # eps, total
+    saddle_index: int = -1  # highest image
+    end_overlap: tuple = (math.nan, math.nan)  # |e . chord| of the mode used as tangent at each end
+
+    @property
+    def stationary(self) -> np.ndarray:
+        """Indices of the stationary images: the two ends and the highest image."""
+        return np.unique([0, self.saddle_index, len(self.s) - 1])
+
+    @property
+    def doubtful(self) -> bool:
+        """A transverse direction is unstable anywhere, or softer than the path at a stationary image
+        (there t.H.t is the 1D potential's curvature; elsewhere it also holds the path's bending,
+        V''(s) = t.H.t - F . dt/ds, so ``transverse_softer`` there is reported, not decisive)."""
+        return bool(self.transverse_negative.any() or self.transverse_softer[self.stationary].any())
+
+    @property
+    def transverse_variation(self) -> np.ndarray:
+        """(max - min) / mean along the path of each of the lowest transverse eigenvalues: Mocanu et al.
+        find them nearly independent of the reaction coordinate."""
+        t = self.transverse
+        return (t.max(axis=0) - t.min(axis=0)) / np.abs(t.mean(axis=0))
+
+
+def _lowest(h, basis, k: int, dense_max: int):
+    """Lowest ``k`` eigenpairs of the symmetric ``h`` restricted to the complement of the
+    orthonormal columns ``basis`` (3N, b)."""
+    n = h.shape[0]
+    if n <= dense_max:
+        d = h.toarray()
+        p = np.eye(n) - basis @ basis.T
+        d = p @ d @ p
+        lift = 2.0 * float(np.abs(d).sum(axis=1).max()) + 1.0
+        return scipy.linalg.eigh(d + lift * (basis @ basis.T), subset_by_index=[0, k - 1])
+    shift = 2.0 * float(abs(h).sum(axis=1).max()) + 1.0
+
+    def mv(x):
+        x = np.asarray(x).ravel()
+        bx = basis.T @ x
+        y = h @ (x - basis @ bx)
+        return y - basis @ (basis.T @ y) + shift * (basis @ bx)
+
+    op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
+    w, v = sla.eigsh(op, k=k, which="SA", tol=1e-8, maxiter=20 * n)
+    order = np.argsort(w)
+    return w[order], v[:, order]
+
+
+def path_spectrum(model, images, box, species, k: int = 10, n_overlap: int = 6, dense_max: int = 3000,
+                  neg_tol: float = 1e-6, min_overlap: float = 0.2) -> PathSpectrum:
+    """Hessian eigenvalues along and transverse to a path (images (n, N, 3), e.g. a relaxed NEB band).
+
+    The tangent at an interior image is the central difference of its neighbours (minimum image),
+    at the ends the first and last segment; all unit vectors in 3N space (unit masses).  At an end
+    that is a minimum the tangent is then replaced by the softest Hessian mode with overlap at least
+    ``min_overlap`` with that segment: a path reaches a minimum along that mode, which a band's end
+    chord resolves only slowly (as :func:`tlsfinder.neb.minima.end_derivatives`).  The 1D
+    reduction of the tunnelling problem (Mocanu et al. (2023), Sec. III.C, Appendix C) assumes the
+    motion transverse to the path harmonic and stiffer than along it: ``transverse_negative`` marks
+    images where a transverse direction is unstable (the band is not a minimum energy path there or
+    a second path branches off), ``transverse_softer`` those where a transverse direction is softer
+    than the path itself (near a minimum: the path does not leave along the softest mode).  Both
+    with the tolerance ``neg_tol`` times the largest |eigenvalue| reported.  Dense below 3N =
+    ``dense_max``, else ARPACK.
+    """
+    from .geometry import displacements
+
+    species = np.asarray(species)
+    x = np.asarray(images, dtype=float)
+    n_img, n = x.shape[0], len(species)
+    if x.ndim != 3 or x.shape[1:] != (n, 3) or n_img < 3:
+        raise TLSFinderError(f"path spectrum: images must be (n >= 3, {n}, 3), got {x.shape}")
+    if not 1 <= k <= 3 * n - 4 or not 0 <= n_overlap <= k:
+        raise TLSFinderError(f"path spectrum: need 1 <= k <= 3N - 4 and n_overlap <= k; got k = {k}, "
+                             f"n_overlap = {n_overlap}")
+    seg = [displacements(x[i], x[i + 1], box).ravel() for i in range(n_img - 1)]
+    s = np.concatenate([[0.0], np.cumsum([np.linalg.norm(d) for d in seg])])
+    trans = _translations(np.ones(n))
+    out = {q: [] for q in ("kappa", "eig", "over", "trans", "neg")}
+    end_overlap = [math.nan, math.nan]
+    for i in range(n_img):
+        t = seg[0] if i == 0 else seg[-1] if i == n_img - 1 else seg[i - 1] + seg[i]
+        t = t - trans @ (trans.T @ t)
+        t /= np.linalg.norm(t)
+        h = model.hessian(x[i], box, species)
+        w, v = _lowest(h, trans, k, dense_max)
+        if i in (0, n_img - 1) and w[0] > 0:
+            over = np.abs(v.T @ t)
+            ok = np.flatnonzero(over >= min_overlap)
+            if len(ok):
+                t = v[:, ok[0]]
+                end_overlap[0 if i == 0 else 1] = float(over[ok[0]])
+        wt, _ = _lowest(h, np.column_stack([trans, t]), k, dense_max)
+        out["kappa"].append(float(t @ (h @ t)))
+        out["eig"].append(w)
+        out["over"].append(np.abs(v[:, :n_overlap].T @ t))
+        out["trans"].append(wt)
+    eig, tr = np.array(out["eig"]), np.array(out["trans"])
+    kappa = np.array(out["kappa"])
+    tol = neg_tol * max(float(np.abs(eig).max()), 1.0)
+    energy = np.array([model.energy(xi, box, species) for xi in x])
+    return PathSpectrum(s=s, kappa=kappa, eigenvalues=eig, overlaps=np.array(out["over"]), transverse=tr,
+                        n_negative=(eig < -tol).sum(axis=1), transverse_negative=tr[:, 0] < -tol,
+                        transverse_softer=tr[:, 0] < kappa - tol, energy=energy,
+                        saddle_index=int(np.argmax(energy)), end_overlap=tuple(end_overlap))
