@@ -71,47 +71,32 @@ def minimize(ff: BatchForceField, positions, ftol: float = 1e-10, maxiter: int =
 
 def lowest_eigenvalues(model, positions, box, species, k: int = 4, dense_max: int = 3600) -> np.ndarray:
     """The ``k`` lowest eigenvalues of the model's Hessian (eps/sigma^2), the three
-    zero translation modes removed.  Dense for 3N <= ``dense_max``, else ARPACK."""
-    h = model.hessian(positions, box, species)
-    n = h.shape[0]
-    # Project out uniform translations.
-    t = np.zeros((n, 3))
-    for a in range(3):
-        t[a::3, a] = 1.0 / math.sqrt(n // 3)
-    if n <= dense_max:
-        hd = h.toarray()
-        hd = hd - t @ (t.T @ hd) - (hd @ t) @ t.T + t @ (t.T @ hd @ t) @ t.T
-        hd += 1e6 * (t @ t.T)  # push the translation modes out of the way
-        w = np.linalg.eigvalsh(hd)
-        return w[:k]
-    shift = 1e6
-
-    def mv(v):
-        v = np.asarray(v).ravel()
-        tv = t.T @ v
-        pv = v - t @ tv
-        hv = h @ pv
-        return hv - t @ (t.T @ hv) + shift * (t @ tv)
-
-    op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
-    w = sla.eigsh(op, k=k, which="SA", tol=1e-8, return_eigenvectors=False, maxiter=20 * n)
-    return np.sort(w)
+    zero translation modes removed (:func:`soft_modes`)."""
+    return soft_modes(model, positions, box, species, k=k, dense_max=dense_max)[0]
 
 
-def soft_modes(model, positions, box, species, k: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def soft_modes(model, positions, box, species, k: int = 6, dense_max: int = 3600) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` lowest eigenvalues (eps/sigma^2) and unit eigenvectors (3N, k) of the model's
-    Hessian at ``positions``, the three translation modes projected out (ARPACK)."""
+    Hessian at ``positions``, the three translation modes projected out and lifted above the
+    spectrum.  Dense (only the k lowest computed) for 3N <= ``dense_max``, else ARPACK."""
     h = model.hessian(positions, box, species)
     n = h.shape[0]
     t = np.zeros((n, 3))
     for a in range(3):
         t[a::3, a] = 1.0 / math.sqrt(n // 3)
+    lift = 1e6
+    if n <= dense_max:
+        import scipy.linalg
+
+        hd = h.toarray()
+        hd = hd - t @ (t.T @ hd) - (hd @ t) @ t.T + t @ (t.T @ hd @ t) @ t.T + lift * (t @ t.T)
+        return scipy.linalg.eigh(hd, subset_by_index=[0, k - 1])
 
     def mv(v):
         v = np.asarray(v).ravel()
         tv = t.T @ v
         hv = h @ (v - t @ tv)
-        return hv - t @ (t.T @ hv) + 1e6 * (t @ tv)
+        return hv - t @ (t.T @ hv) + lift * (t @ tv)
 
     op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
     w, v = sla.eigsh(op, k=k, which="SA", tol=1e-10, maxiter=20 * n, v0=np.full(n, 1.0 / math.sqrt(n)))
