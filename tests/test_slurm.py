@@ -341,13 +341,18 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
 
     cfg = tiny_pipeline_config()
     cfg["prepare"]["n_glasses"] = 1
-    cfg["explore"]["n_cg"] = 400  # long enough to outlive a one-minute limit on any machine
+    # Long enough to outlive the limit set after 70 s: 400 intervals took 76 s on an idle 2-core
+    # machine, finished just as the limit struck, and the retry had no checkpoint left to resume.
+    cfg["explore"]["n_cg"] = 1000
     cfg["explore"]["checkpoint_seconds"] = 5
     cfgfile = tmp_path / "long_explore.yaml"
     cfgfile.write_text(yaml.safe_dump(cfg))
     wd = tmp_path / "slurm"
     wd.mkdir()
     target = "results/explore/T0.7/g0/is_library.h5"
+    # A job killed before its first checkpoint (a cold start can take a minute) has nothing to
+    # resume from: wait for one.
+    checkpoint = wd / "results/explore/T0.7/g0/checkpoint.pkl"
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
            "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
            "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
@@ -361,7 +366,7 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
                 for j in squeue_jobs(after):
                     # past one minute of run time and at least one checkpoint: lower its limit below that
                     if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING" \
-                            and seconds(j["elapsed"]) >= 70:
+                            and seconds(j["elapsed"]) >= 70 and checkpoint.exists():
                         subprocess.run(["scontrol", "update", f"JobId={j['id']}", "TimeLimit=1"], check=True,
                                        capture_output=True, env=clean_env())
                         limited = j["id"]
