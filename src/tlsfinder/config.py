@@ -169,6 +169,17 @@ def check_ml_inputs(config: dict) -> None:
         check_labels_provenance(inputs["labels"], model, preset)
 
 
+def read_optional_config(path: str | Path | None) -> dict[str, Any]:
+    """The YAML of a command's ``--config`` as it is (no schema, no defaults: the commands take
+    single sections from it), or {} without one."""
+    if not path:
+        return {}
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise TLSFinderError(f"{path}: cannot read config ({exc})")
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file and validate it."""
     path = Path(path)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .. import TLSFinderError
+from ..config import read_optional_config
 from ..io import atomic_path, write_parquet
 from ..models import model_from_config
 
@@ -38,12 +38,7 @@ def cmd_modes(args):
     from .. import modes as M
     from ..neb import read_endpoint
 
-    config: dict = {}
-    if args.config:
-        try:
-            config = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise TLSFinderError(f"{args.config}: cannot read config ({exc})")
+    config = read_optional_config(args.config)
     x, box, species, model_cfg = read_endpoint(args.structure, config.get("model"))
     model = model_from_config(model_cfg)
     box = np.asarray(box, dtype=float)

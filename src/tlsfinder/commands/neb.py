@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .. import TLSFinderError
+from ..config import read_optional_config
 from ..io import write_parquet
 from ..models import model_from_config
 from ..neb import NEB_METHODS, dw_table, neb_pair, read_endpoint, settings_from_config, write_pair_files
@@ -39,12 +39,7 @@ def add_cli(sub) -> None:
 
 
 def cmd_neb(args):
-    config: dict = {}
-    if args.config:
-        try:
-            config = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise TLSFinderError(f"{args.config}: cannot read config ({exc})")
+    config = read_optional_config(args.config)
     ea = read_endpoint(args.a, config.get("model"))
     eb = read_endpoint(args.b, config.get("model"))
     (xa, box_a, sp_a, m_a), (xb, box_b, sp_b, m_b) = ea, eb
