@@ -34,12 +34,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
 from . import TLSFinderError
 from .elastic import acoustic_summary, check_minimum, hessian_moduli
+from .neb.minima import lowest_in_complement
 
 #: Dense diagonalisation up to this many particles (3N = 6000: ~0.3 GB, about a minute).
 DENSE_MAX = 2000
@@ -354,30 +354,6 @@ class PathSpectrum:
         return (t.max(axis=0) - t.min(axis=0)) / np.abs(t.mean(axis=0))
 
 
-def _lowest(h, basis, k: int, dense_max: int):
-    """Lowest ``k`` eigenpairs of the symmetric ``h`` restricted to the complement of the
-    orthonormal columns ``basis`` (3N, b)."""
-    n = h.shape[0]
-    if n <= dense_max:
-        d = h.toarray()
-        p = np.eye(n) - basis @ basis.T
-        d = p @ d @ p
-        lift = 2.0 * float(np.abs(d).sum(axis=1).max()) + 1.0
-        return scipy.linalg.eigh(d + lift * (basis @ basis.T), subset_by_index=[0, k - 1])
-    shift = 2.0 * float(abs(h).sum(axis=1).max()) + 1.0
-
-    def mv(x):
-        x = np.asarray(x).ravel()
-        bx = basis.T @ x
-        y = h @ (x - basis @ bx)
-        return y - basis @ (basis.T @ y) + shift * (basis @ bx)
-
-    op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
-    w, v = sla.eigsh(op, k=k, which="SA", tol=1e-8, maxiter=20 * n)
-    order = np.argsort(w)
-    return w[order], v[:, order]
-
-
 def path_spectrum(model, images, box, species, k: int = 10, n_overlap: int = 6, dense_max: int = 3000,
                   neg_tol: float = 1e-6, min_overlap: float = 0.2) -> PathSpectrum:
     """Hessian eigenvalues along and transverse to a path (images (n, N, 3), e.g. a relaxed NEB band).
@@ -415,14 +391,14 @@ def path_spectrum(model, images, box, species, k: int = 10, n_overlap: int = 6, 
         t = t - trans @ (trans.T @ t)
         t /= np.linalg.norm(t)
         h = model.hessian(x[i], box, species)
-        w, v = _lowest(h, trans, k, dense_max)
+        w, v = lowest_in_complement(h, trans, k, dense_max)
         if i in (0, n_img - 1) and w[0] > 0:
             over = np.abs(v.T @ t)
             ok = np.flatnonzero(over >= min_overlap)
             if len(ok):
                 t = v[:, ok[0]]
                 end_overlap[0 if i == 0 else 1] = float(over[ok[0]])
-        wt, _ = _lowest(h, np.column_stack([trans, t]), k, dense_max)
+        wt, _ = lowest_in_complement(h, np.column_stack([trans, t]), k, dense_max)
         out["kappa"].append(float(t @ (h @ t)))
         out["eig"].append(w)
         out["over"].append(np.abs(v[:, :n_overlap].T @ t))

@@ -77,29 +77,37 @@ def lowest_eigenvalues(model, positions, box, species, k: int = 4, dense_max: in
 
 def soft_modes(model, positions, box, species, k: int = 6, dense_max: int = 3600) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` lowest eigenvalues (eps/sigma^2) and unit eigenvectors (3N, k) of the model's
-    Hessian at ``positions``, the three translation modes projected out and lifted above the
-    spectrum.  Dense (only the k lowest computed) for 3N <= ``dense_max``, else ARPACK."""
+    Hessian at ``positions``, the three translation modes projected out (:func:`lowest_in_complement`)."""
     h = model.hessian(positions, box, species)
     n = h.shape[0]
     t = np.zeros((n, 3))
     for a in range(3):
         t[a::3, a] = 1.0 / math.sqrt(n // 3)
-    lift = 1e6
+    return lowest_in_complement(h, t, k, dense_max)
+
+
+def lowest_in_complement(h, basis, k: int, dense_max: int = 3600, tol: float = 1e-10):
+    """The ``k`` lowest eigenpairs of the symmetric (sparse) ``h`` restricted to the complement of
+    the orthonormal columns ``basis`` (n, b): the projected matrix with the basis lifted above its
+    spectrum.  Dense (only the k lowest computed) for n <= ``dense_max``, else ARPACK from a fixed
+    start vector (reproducible)."""
+    import scipy.linalg
+
+    n = h.shape[0]
+    lift = 2.0 * float(abs(h).sum(axis=1).max()) + 1.0  # above every eigenvalue (Gershgorin)
     if n <= dense_max:
-        import scipy.linalg
+        p = np.eye(n) - basis @ basis.T
+        d = p @ h.toarray() @ p
+        return scipy.linalg.eigh(d + lift * (basis @ basis.T), subset_by_index=[0, k - 1])
 
-        hd = h.toarray()
-        hd = hd - t @ (t.T @ hd) - (hd @ t) @ t.T + t @ (t.T @ hd @ t) @ t.T + lift * (t @ t.T)
-        return scipy.linalg.eigh(hd, subset_by_index=[0, k - 1])
-
-    def mv(v):
-        v = np.asarray(v).ravel()
-        tv = t.T @ v
-        hv = h @ (v - t @ tv)
-        return hv - t @ (t.T @ hv) + lift * (t @ tv)
+    def mv(x):
+        x = np.asarray(x).ravel()
+        bx = basis.T @ x
+        y = h @ (x - basis @ bx)
+        return y - basis @ (basis.T @ y) + lift * (basis @ bx)
 
     op = sla.LinearOperator((n, n), matvec=mv, dtype=float)
-    w, v = sla.eigsh(op, k=k, which="SA", tol=1e-10, maxiter=20 * n, v0=np.full(n, 1.0 / math.sqrt(n)))
+    w, v = sla.eigsh(op, k=k, which="SA", tol=tol, maxiter=20 * n, v0=np.full(n, 1.0 / math.sqrt(n)))
     order = np.argsort(w)
     return w[order], v[:, order]
 
