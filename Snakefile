@@ -35,6 +35,7 @@ include: "rules/ml.smk"
 include: "rules/neb.smk"
 include: "rules/loop.smk"
 include: "rules/report.smk"
+include: "rules/modes.smk"
 
 
 rule all:
@@ -42,6 +43,8 @@ rule all:
         rules.prepare_all.input,
         rules.explore_all.input,
         paths.SUMMARY,
+        # the report section of modes, elastic moduli and coupling; nothing unless configured
+        modes_targets(config),
     default_target: True
 
 

@@ -6,7 +6,7 @@
 import os
 
 from tlsfinder import TLSFinderError, paths
-from tlsfinder.config import check_results_config, glasses, model_n, record_results_config, tf_labels, validate_config
+from tlsfinder.config import OPTIONAL_SECTIONS, check_results_config, glasses, model_n, record_results_config, tf_labels, validate_config
 from tlsfinder.workflow import (loop_inputs, loop_n_batches, loop_outputs, neb_batches, previous_labels,
                                 previous_neb_minima, report_inputs)
 

@@ -26,7 +26,9 @@ rule report:
         paths.bench("report", "report")
     params:
         # the report states the run's settings, so it depends on every science section
-        **{k: v for k, v in config.items() if k != "container"},
+        # (the optional sections only when on: switching them off changes no report number)
+        **{k: v for k, v in config.items()
+           if k != "container" and not (k in OPTIONAL_SECTIONS and not v["enabled"])},
     resources:
         # the NEB tables of all iterations (~1 kB per row) and the exploration tables in memory
         mem_mb=4000,

@@ -210,3 +210,30 @@ def test_pss_explored_at_its_default_temperature_stays_in_its_glass_basin(pss_gl
     assert glass["eq7"] < 0.05 and glass["moved"] < 0.02, found
     # melted: most quenches find a new IS, far away, with many particles moved and energies spread
     assert hot["eq7"] > 0.3 and hot["n_IS"] >= 5 and hot["moved"] > 0.2 and hot["de"] > 10 * glass["de"], found
+
+
+def test_lbfgs_quenches_give_true_minima_equal_to_lammps_cg(pss_glass_file, tmp_path):
+    """``minimizer: lbfgs`` (the PSS default) stores true minima; quenched from the same MD
+    snapshots, LAMMPS's CG lands on the same IS away from ridges (here: every snapshot of a short
+    run at T_exp), and the exploration is reproducible."""
+    cfg = validate_config({"seed": 9, "model": {"name": "PSS", "n": PSS_N},
+                           "prepare": {"temperatures": [0.08], "n_glasses": 1},
+                           "explore": {"protocol": "fixed", "tau_cg": 0.25, "n_cg": 6}})
+    assert cfg["explore"]["minimizer"] == "lbfgs"
+    run_explore(cfg, pss_glass_file, tmp_path / "a", "T0.08/g0")
+    run_explore(cfg, pss_glass_file, tmp_path / "b", "T0.08/g0")
+    lib, ts, _ = outputs(tmp_path / "a")
+    lib2, ts2, _ = outputs(tmp_path / "b")
+    assert np.array_equal(lib["positions"], lib2["positions"]) and ts.equals(ts2)
+    model = PSS(n=PSS_N, density=1.0)
+    for k, pos in enumerate(lib["positions"]):
+        e, f = model.energy_forces(pos, lib["box"], lib["species"])
+        assert np.abs(f).max() < 1e-9, k
+        assert e / PSS_N == pytest.approx(lib["energy"][k], abs=1e-10)
+    cg = validate_config({**cfg, "explore": {**cfg["explore"], "minimizer": "cg"}})
+    run_explore(cg, pss_glass_file, tmp_path / "cg", "T0.08/g0")
+    lib_cg, ts_cg, _ = outputs(tmp_path / "cg")
+    assert len(lib_cg["energy"]) == len(lib["energy"])
+    for a, b in zip(lib["positions"], lib_cg["positions"]):
+        assert rms_distance(displacements(a, b, lib["box"])) < 1e-8
+    assert ts["is_id"].tolist() == ts_cg["is_id"].tolist()

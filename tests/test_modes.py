@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
+import scipy.sparse as sp
 from conftest import write_is_library
 
 from tlsfinder import TLSFinderError
@@ -224,3 +225,213 @@ def test_command_writes_modes_and_moduli(glass, tmp_path):
     with pytest.raises(TLSFinderError, match=r"is_library.h5:1: structure is not a minimum"):
         _run_cli(["modes", f"{lib}:1", "--out", str(tmp_path / "m1")])
     assert not (tmp_path / "m1" / "modes.json").exists()
+
+
+# --------------------------------------------------------------------------
+# Cubic nonlinear modes (Khomenko, Reichman, Zamponi (2021), Eqs. 5-6)
+# --------------------------------------------------------------------------
+
+
+def _exact_u_pi_pi(model, x, box, species, p):
+    """U : pi pi of a pair potential, written out independently of the code under test:
+    d^2/ds^2 of grad v(|d + s dp|) = (A (n.dp)^2 + B |dp|^2) n + 2 B (n.dp) dp with
+    A = v''' - 3 v''/r + 3 v'/r^2, B = v''/r - v'/r^2, v''' from the model's coefficients."""
+    i, j, d, r, eps, sig = model.pairs(x, box, species)
+    a12, a6, _, _, c4 = model.form.coefficients
+    s = r / sig
+    v1 = eps / sig * model.form.du(s)
+    v2 = eps / sig**2 * model.form.d2u(s)
+    v3 = eps / sig**3 * (-2184.0 * a12 * s**-15 + 336.0 * a6 * s**-9 + 24.0 * c4 * s)
+    p = np.asarray(p).reshape(-1, 3)
+    dp = p[j] - p[i]
+    nh = d / r[:, None]
+    pp = (nh * dp).sum(axis=1)
+    A = v3 - 3 * v2 / r + 3 * v1 / r**2
+    B = v2 / r - v1 / r**2
+    g = (A * pp**2 + B * (dp * dp).sum(axis=1))[:, None] * nh + (2 * B * pp)[:, None] * dp
+    out = np.zeros_like(p)
+    for k in range(3):
+        out[:, k] = np.bincount(j, g[:, k], minlength=len(p)) - np.bincount(i, g[:, k], minlength=len(p))
+    return out.ravel()
+
+
+def test_cubic_contraction_matches_the_analytic_third_derivative(glass):
+    """U : pi pi by the second difference of the forces against the analytic third derivative of the
+    pair potential, for a random direction, the softest mode (localised) and a scaled one."""
+    model, pos, species = glass
+    soft = M.normal_modes(model, pos, model.box, species, k=1, dense_max=0).vectors[:, 0]
+    rng = np.random.default_rng(7)
+    for p in (rng.normal(size=3 * model.n), soft, 2.5 * soft):
+        exact = _exact_u_pi_pi(model, pos, model.box, species, p)
+        fd = M.cubic_contraction(model, pos, model.box, species, p)
+        assert np.abs(fd - exact).max() < 3e-6 * np.abs(exact).max()
+        assert np.abs(fd.reshape(-1, 3).sum(axis=0)).max() < 1e-12 * np.abs(exact).max()  # no net force
+        # a step 10x larger has a 100x larger truncation error (O(h^2)), the stated order
+        coarse = M.cubic_contraction(model, pos, model.box, species, p, step=10 * M.NL_STEP)
+        assert np.abs(coarse - exact).max() > 10 * np.abs(fd - exact).max()
+
+
+class _CubicToy:
+    """V = sum_i k_i q_i^2 / 2 + sum_m t_m (a_m . q)^3 / 6 in orthonormal coordinates q = Q^T (x - x0)
+    of 3N - 3 dimensions orthogonal to the translations: Hessian Q K Q^T at x0, U : pi pi =
+    Q A^T (t (A Q^T pi)^2).  The model interface nonlinear_mode uses (energy_forces, hessian)."""
+
+    def __init__(self, n, k, t, a, seed=0):
+        rng = np.random.default_rng(seed)
+        trans = M._translations(np.ones(n))
+        basis = rng.normal(size=(3 * n, 3 * n - 3))
+        basis -= trans @ (trans.T @ basis)
+        self.Q = np.linalg.qr(basis)[0]
+        self.k, self.t, self.a = np.asarray(k, float), np.asarray(t, float), np.asarray(a, float)
+        self.x0 = rng.uniform(0, 5, size=(n, 3))
+
+    def q(self, x):
+        return self.Q.T @ (np.asarray(x) - self.x0).ravel()
+
+    def energy_forces(self, x, box, species):
+        q = self.q(x)
+        aq = self.a @ q
+        e = 0.5 * self.k @ (q * q) + self.t @ aq**3 / 6
+        grad = self.k * q + self.a.T @ (0.5 * self.t * aq**2)
+        return e, -(self.Q @ grad).reshape(-1, 3)
+
+    def hessian(self, x, box, species):
+        aq = self.a @ self.q(x)
+        hq = np.diag(self.k) + self.a.T @ ((self.t * aq)[:, None] * self.a)
+        return sp.csr_matrix(self.Q @ hq @ self.Q.T)
+
+    def u_pi_pi(self, p):
+        return self.Q @ (self.a.T @ (self.t * (self.a @ (self.Q.T @ p)) ** 2))
+
+
+def _eq5_residual(h, u, p):
+    """|H pi - (H:pi pi / U:pi pi pi) U:pi pi| / |H pi|: Eq. 5 of Khomenko et al. (2021)."""
+    hp = h @ p
+    return np.linalg.norm(hp - (p @ hp) / (p @ u) * u) / np.linalg.norm(hp)
+
+
+def test_nonlinear_mode_of_separable_cubic_potential():
+    """V = sum k_i q_i^2/2 + t_i q_i^3/6: Eq. 6 maps the components y_i of pi to (t_i/k_i) y_i^2 (then
+    normalises), so z_i = t_i y_i / k_i squares at each step and pi converges to the coordinate e_j of
+    the largest |t_j y_j^0 / k_j|, here neither the softest nor the most anharmonic one, with
+    kappa = k_j and tau = -|t_j| (orientation convention); Eq. 5 holds there."""
+    n = 6
+    k = np.linspace(1.0, 5.0, 3 * n - 3)
+    t = np.zeros(3 * n - 3)
+    t[[0, 3, 7]] = 2.0, -6.0, 8.0
+    toy = _CubicToy(n, k, t, np.eye(3 * n - 3))
+    start = toy.Q @ np.ones(3 * n - 3)
+    z = np.abs(t * (toy.Q.T @ start) / k)
+    j = int(np.argmax(z))
+    assert j == 3 and np.argmin(k) != j and np.argmax(np.abs(t)) != j  # the selection rule is what decides
+    box, species = np.full(3, 10.0), np.zeros(n)
+    res = M.nonlinear_mode(toy, toy.x0, box, species, start, tol=1e-10)
+    assert res.converged
+    # z_2nd / z_max = 0.83 squares each step: about log2(log(1e-10) / log(0.83)) ~ 7 steps, not 1 or 100
+    assert 5 <= res.iterations <= 10
+    assert abs(abs(res.pi @ toy.Q[:, j]) - 1) < 1e-12
+    assert res.kappa == pytest.approx(k[j], rel=1e-9)
+    assert res.tau == pytest.approx(-abs(t[j]), rel=1e-6)
+    assert res.barrier == pytest.approx(2 * k[j] ** 3 / (3 * t[j] ** 2), rel=1e-6)
+    h = toy.hessian(toy.x0, box, species)
+    assert _eq5_residual(h, toy.u_pi_pi(res.pi), res.pi) < 1e-8
+    # the other anharmonic coordinate wins from a start that favours it, a harmonic one is never reached
+    start2 = toy.Q @ (np.eye(3 * n - 3)[7] + 0.5 * np.eye(3 * n - 3)[3] + np.eye(3 * n - 3)[1])
+    assert abs(M.nonlinear_mode(toy, toy.x0, box, species, start2).pi @ toy.Q[:, 7]) > 1 - 1e-10
+
+
+def test_nonlinear_mode_of_one_cubic_direction_is_the_response():
+    """V = sum k_i q_i^2/2 + t (a.q)^3/6: U : pi pi = t (a.pi)^2 a, so every start with a.pi != 0
+    reaches pi = K^-1 a / |K^-1 a| (the linear response to a force along a, not an eigenvector)."""
+    n = 5
+    rng = np.random.default_rng(3)
+    k = rng.uniform(0.5, 4.0, 3 * n - 3)
+    a = rng.normal(size=3 * n - 3)
+    a /= np.linalg.norm(a)
+    toy = _CubicToy(n, k, [1.7], a[None, :], seed=1)
+    expected = toy.Q @ (a / k)
+    expected /= np.linalg.norm(expected)
+    box, species = np.full(3, 10.0), np.zeros(n)
+    res = M.nonlinear_mode(toy, toy.x0, box, species, rng.normal(size=3 * n))
+    assert res.converged and res.iterations <= 3
+    assert abs(res.pi @ expected) > 1 - 1e-12
+    h = toy.hessian(toy.x0, box, species)
+    assert res.kappa == pytest.approx(expected @ (h @ expected), rel=1e-9)
+    assert _eq5_residual(h, toy.u_pi_pi(res.pi), res.pi) < 1e-8
+    w = np.linalg.eigvalsh(h.toarray())
+    assert abs(res.kappa - w[np.argmin(np.abs(w - res.kappa))]) > 1e-3  # not an eigenvalue: not a linear mode
+
+
+def test_nonlinear_mode_failures_are_reported():
+    n = 6
+    k = np.linspace(1.0, 5.0, 3 * n - 3)
+    t = np.zeros(3 * n - 3)
+    t[[0, 3, 7]] = 2.0, -6.0, 8.0
+    toy = _CubicToy(n, k, t, np.eye(3 * n - 3))
+    box, species = np.full(3, 10.0), np.zeros(n)
+    start = toy.Q @ np.ones(3 * n - 3)
+    with pytest.raises(TLSFinderError, match="not converged after 2 iterations"):
+        M.nonlinear_mode(toy, toy.x0, box, species, start, max_iter=2)
+    loose = M.nonlinear_mode(toy, toy.x0, box, species, start, max_iter=2, strict=False)
+    assert not loose.converged and loose.iterations == 2 and loose.change > 1e-6
+    harmonic = toy.Q[:, 1]  # t = 0 along it: no cubic coupling, Eq. 6 is undefined
+    with pytest.raises(TLSFinderError, match="no cubic coupling"):
+        M.nonlinear_mode(toy, toy.x0, box, species, harmonic)
+    with pytest.raises(TLSFinderError, match="rigid translation"):
+        M.nonlinear_mode(toy, toy.x0, box, species, np.tile([1.0, 0.0, 0.0], n))
+    with pytest.raises(TLSFinderError, match="not a minimum"):
+        M.nonlinear_mode(toy, toy.x0 + 0.1 * toy.Q[:, 0].reshape(-1, 3), box, species, start)
+
+
+def test_two_cycle_is_detected_and_mixing_reaches_the_fixed_point():
+    """V = (q1^2 + q2^2 / 2) / 2 + [q1^3 + (a.q)^3] / 6, a at 120 degrees to q1 (other coordinates
+    stiff and harmonic; parameters from a scan of simple values): Eq. 6 settles into a 2-cycle, as
+    it did for one KA2 double well in the benchmark; the damped iteration (mixing 0.5) reaches a
+    fixed point of the same Eq. 5."""
+    n = 4
+    k = np.r_[1.0, 0.5, np.linspace(2.0, 4.0, 3 * n - 5)]
+    a = np.zeros((2, 3 * n - 3))
+    a[0, 0] = 1.0
+    a[1, :2] = -0.5, math.sqrt(3) / 2
+    toy = _CubicToy(n, k, [1.0, 1.0], a, seed=2)
+    box, species = np.full(3, 10.0), np.zeros(n)
+    start = toy.Q[:, :3] @ np.array([math.cos(0.3), math.sin(0.3), 0.1])
+    with pytest.raises(TLSFinderError, match="2-cycle"):
+        M.nonlinear_mode(toy, toy.x0, box, species, start)
+    cyc = M.nonlinear_mode(toy, toy.x0, box, species, start, strict=False)
+    assert not cyc.converged and "2-cycle" in cyc.reason and cyc.change > 0.1 and cyc.iterations < 100
+    res = M.nonlinear_mode(toy, toy.x0, box, species, start, mixing=0.5, tol=1e-10)
+    assert res.converged and res.mixing == 0.5 and res.reason == ""
+    h = toy.hessian(toy.x0, box, species)
+    assert _eq5_residual(h, toy.u_pi_pi(res.pi), res.pi) < 1e-8
+    assert np.linalg.norm(toy.Q[:, :2].T @ res.pi) > 1 - 1e-12  # in the anharmonic plane
+    with pytest.raises(TLSFinderError, match="mixing"):
+        M.nonlinear_mode(toy, toy.x0, box, species, start, mixing=0.0)
+
+
+def test_double_well_nonlinear_modes_ka2(ka2_three_minima):
+    """The KA2 double well IS0 -> IS1 (compact, PR ~ 4): the nonlinear mode started from r_AB
+    overlaps r_AB better than every linear mode of IS0 (c and a, Khomenko et al. (2021) Fig. 7; a
+    statistical finding there, true for this double well), both nonlinear searches converge to
+    solutions of Eq. 5 (checked with the analytic third derivative), and the routine is deterministic."""
+    model, species, lib = ka2_three_minima
+    res = M.double_well_nonlinear_modes(model, lib[0], lib[1], model.box, species)
+    nl, nlq = res.from_rab, res.from_qlm
+    assert nl.converged and nlq.converged
+    print(f"IS0->IS1: linear c {res.linear.c:.3f} a {res.linear.a:.3f}; nonlinear from r_AB c {res.c_rab:.3f} "
+          f"a {res.a_rab:.3f} ({nl.iterations} it.); from QLM {res.qlm_mode}: c {res.c_qlm_start:.3f} -> "
+          f"{res.c_qlm:.3f}, a {res.a_qlm_start:.3f} -> {res.a_qlm:.3f} ({nlq.iterations} it.)")
+    assert res.c_rab >= res.linear.c and res.a_rab >= res.linear.a
+    h = model.hessian(lib[0], model.box, species)
+    for m in (nl, nlq):
+        u = _exact_u_pi_pi(model, lib[0], model.box, species, m.pi)
+        assert _eq5_residual(h, u, m.pi) < 2e-5  # ~ tol = 1e-6 plus the O(h^2) error of U
+        assert m.tau == pytest.approx(m.pi @ u, rel=1e-5) and m.tau < 0
+        assert m.kappa == pytest.approx(m.pi @ (h @ m.pi), rel=1e-12) and m.kappa > 0
+        assert abs(np.linalg.norm(m.pi) - 1) < 1e-12 and np.abs(m.pi.reshape(-1, 3).sum(axis=0)).max() < 1e-12
+    assert res.c_qlm_start == res.linear.c_alpha[res.qlm_mode] and res.start_is_qlm
+    row = res.row()
+    assert row["nl_c"] == res.c_rab and row["lin_a"] == res.linear.a and row["nlq_converged"]
+    again = M.double_well_nonlinear_modes(model, lib[0], lib[1], model.box, species)
+    assert np.array_equal(again.from_rab.pi, nl.pi) and np.array_equal(again.from_qlm.pi, nlq.pi)
+    assert again.row() == row

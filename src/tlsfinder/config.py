@@ -27,7 +27,7 @@ from .units import get_preset
 
 __all__ = ["validate_config", "load_config", "n_glasses", "glasses", "tf_labels", "model_n", "ml_inputs",
            "check_ml_inputs", "check_results_config", "record_results_config", "schema", "schema_path",
-           "MIXABLE_KEYS"]
+           "MIXABLE_KEYS", "OPTIONAL_SECTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
 # Keys that may change between runs into the same results folder without invalidating what is
 # there: how long the loop runs, and how jobs run.  Every other key shapes the science.
 MIXABLE_KEYS = {"container", "loop.max_iter", "loop.min_yield", "loop.patience", "explore.checkpoint_seconds"}
+#: The optional sections (modes, moduli, coupling; tlsfinder.modes_stage).  Their jobs carry their
+#: section as params, so Snakemake reruns them when it changes, and they feed nothing upstream:
+#: switching them on in an existing results folder mixes nothing.
+OPTIONAL_SECTIONS = ("modes", "elastic", "coupling")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -233,7 +237,7 @@ def check_results_config(config: dict, record: str | Path) -> None:
         del a["ml.tls_splitting_max"]
 
     def differs(k: str) -> bool:
-        if k in MIXABLE_KEYS or a.get(k) == b.get(k):
+        if k in MIXABLE_KEYS or k.split(".")[0] in OPTIONAL_SECTIONS or a.get(k) == b.get(k):
             return False
         return k in a or k not in b or b[k] != lookup_default(k, unset, model=model)
 

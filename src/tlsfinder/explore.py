@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from . import TLSFinderError
-from .engine import Engine
+from .engine import Engine, MinResult
 from .explore_protocols import PROTOCOLS, get_protocol
 from .geometry import displacements, rms_distance
 from .io import Glass, atomic_path, provenance, read_glass, write_json, write_parquet
@@ -69,6 +69,9 @@ from .seeding import stage_rng
 log = logging.getLogger(__name__)
 
 ISLIB_FORMAT = "tlsfinder-islib/1"
+
+#: Quench minimisers: LAMMPS's ``cg`` and ``fire``, or ``lbfgs`` with the package's force field.
+MINIMIZERS = ("cg", "fire", "lbfgs")
 
 _DEFAULTS = defaults("explore")  # the config schema's, the one place defaults are written
 
@@ -137,6 +140,8 @@ class ExploreSettings:
         k = self.tau_cg / self.dt
         if self.tau_cg <= 0 or abs(k - round(k)) > 1e-9 * max(1.0, k) or round(k) < 1:
             raise TLSFinderError(f"explore.tau_cg = {self.tau_cg} must be a positive multiple of explore.dt = {self.dt}")
+        if self.minimizer not in MINIMIZERS:
+            raise TLSFinderError(f"explore.minimizer = {self.minimizer!r}: must be one of {list(MINIMIZERS)}")
         if self.protocol not in PROTOCOLS:
             get_protocol(self.protocol)  # raises, naming the protocols
         if self.setup_steps is not None and (self.setup_steps <= 0 or self.setup_steps % round(k)):
@@ -214,6 +219,7 @@ class Explorer:
         self.engine.set_thermostat("berendsen", settings.temperature, settings.thermostat_damping)
         self.engine.set_lean_output()
         self.quencher = Engine(model, glass.positions, self.box, glass.species)
+        self._ff = None  # the compiled force field of minimizer "lbfgs", made on first use
         self.protocol = get_protocol(settings.protocol)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             self._load_checkpoint()
@@ -243,14 +249,14 @@ class Explorer:
         eng.set_positions(positions)
         try:
             if expect is not None and self.protocol.shortened_quenches:
-                res = eng.minimize(s.minimizer, ftol=s.loose_ftol, maxiter=s.max_iterations)
+                res = self._minimize(s.loose_ftol)
                 pos = eng.get_positions()
                 if rms_distance(displacements(pos, self.lib.positions[expect], self.box)) < s.loose_distance and \
                         abs(res.energy / self.model.n - self.lib.energy[expect]) < s.loose_energy_tol:
                     self.counters["shortened_quenches"] += 1
                     self.lib.visits[expect] += 1
                     return expect
-            res = eng.minimize(s.minimizer, ftol=s.ftol, maxiter=s.max_iterations)
+            res = self._minimize(s.ftol)
             self.counters["quenches"] += 1
             if not res.converged:
                 self.counters["failed_quenches"] += 1
@@ -265,6 +271,28 @@ class Explorer:
             return k
         finally:
             self.counters["quench_force_evaluations"] += eng.force_evaluations - ev0
+
+    def _minimize(self, ftol: float):
+        """Minimise the quencher's configuration to max |F| <= ``ftol``, in place.
+
+        ``minimizer: lbfgs`` minimises with the package's compiled force field (L-BFGS, then Newton
+        steps below 1e-7; :func:`tlsfinder.neb.minima.minimize`), several times faster per quench
+        than LAMMPS's CG, above all for PSS, whose LAMMPS style evaluates an expression per pair.
+        """
+        s, eng = self.s, self.quencher
+        if s.minimizer != "lbfgs":
+            return eng.minimize(s.minimizer, ftol=ftol, maxiter=s.max_iterations)
+        from .neb.forcefield import BatchForceField
+        from .neb.minima import minimize
+
+        if self._ff is None:
+            self._ff = BatchForceField(self.model, self.box, self.glass.species)
+        # Newton steps only where L-BFGS's own tolerance (1e-7) is not enough
+        m = minimize(self._ff, eng.get_positions(), ftol=ftol, maxiter=s.max_iterations, newton=ftol < 1e-7)
+        eng.set_positions(m.positions)
+        eng.force_evaluations += m.evaluations
+        return MinResult(m.energy, m.fmax, m.evaluations, m.evaluations, m.converged,
+                         "force tolerance" if m.converged else "L-BFGS/Newton stopped above ftol")
 
     # ------------------------------------------------------------------- MD
     def run_md(self, nsteps: int, first: bool) -> None:

@@ -26,6 +26,12 @@
   minimum-to-minimum r_AB).
 * :func:`path_spectrum`: Hessian eigenvalues along a minimum energy path and transverse to it, the
   check of the 1D reduction in Mocanu et al. (2023), Appendix C and Fig. 13.
+* :func:`nonlinear_mode`, :func:`cubic_contraction`, :func:`double_well_nonlinear_modes`: cubic
+  nonlinear modes pi, H pi = (H : pi pi) / (U : pi pi pi) U : pi pi (Khomenko et al. (2021),
+  Eqs. 5-6, the construction of Gartner and Lerner, "Nonlinear modes disentangle glassy and
+  Goldstone modes in structural glasses", SciPost Phys. 1, 016 (2016)), found by their
+  fixed-point iteration from a given start, and for a double well the modes started from r_AB and
+  from the softest QLM of A with their overlaps c and a (Khomenko et al. (2021) Figs. 7 and 8).
 """
 
 from __future__ import annotations
@@ -411,3 +417,279 @@ def path_spectrum(model, images, box, species, k: int = 10, n_overlap: int = 6, 
                         n_negative=(eig < -tol).sum(axis=1), transverse_negative=tr[:, 0] < -tol,
                         transverse_softer=tr[:, 0] < kappa - tol, energy=energy,
                         saddle_index=int(np.argmax(energy)), end_overlap=tuple(end_overlap))
+
+
+# --------------------------------------------------------------------------
+# Cubic nonlinear modes (Gartner & Lerner; Khomenko et al. (2021), Eqs. 5-6)
+# --------------------------------------------------------------------------
+
+#: Step h (sigma, the 3N-norm of the displacement h pi) of the second difference of the forces
+#: giving U : pi pi.  Truncation error (h^2 / 12) d^4 grad V / ds^4, rounding ~ eps_mach |F_pair| / h^2,
+#: plus O(h) from pairs within h of the cutoff, where the smoothed potential's third derivative
+#: jumps.  On a KA2 glass (N = 300) the largest error relative to the largest component of the
+#: exact contraction is 3e-7 to 8e-7 at h = 3e-4 (1e-6 to 1e-5 at h = 1e-3, rounding-limited
+#: 1e-7 to 1e-6 at h = 1e-4).
+NL_STEP = 3e-4
+
+
+def _remove_translation(v) -> np.ndarray:
+    """(3N,) with the mean displacement of the particles removed (unit masses)."""
+    v = np.asarray(v, dtype=float).reshape(-1, 3)
+    return (v - v.mean(axis=0)).ravel()
+
+
+def cubic_contraction(model, positions, box, species, direction, step: float = NL_STEP, forces=None) -> np.ndarray:
+    """U : pi pi (3N,), U the third-derivative tensor of the potential energy at ``positions`` and
+    pi = ``direction`` ((3N,) or (N, 3)), i.e. d^2/ds^2 grad V(x + s pi) at s = 0 (eps/sigma^3 for
+    a pi in sigma).
+
+    Second central difference of the model's forces F = -grad V over +-``step`` h along pi/|pi|
+    (then rescaled by |pi|^2): -[F(x + h e) - 2 F(x) + F(x - h e)] / h^2, error O(h^2) (see
+    :data:`NL_STEP`); two force calls (three without ``forces``, F(x) (N, 3)).  Its translation part
+    (zero for a translation-invariant potential, up to rounding) is removed.  Any configuration, not
+    only a minimum: the forces at x enter the difference.
+    """
+    x = np.asarray(positions, dtype=float)
+    p = np.asarray(direction, dtype=float).ravel()
+    norm = float(np.linalg.norm(p))
+    if p.size != x.size or not norm > 0 or not math.isfinite(norm):
+        raise TLSFinderError(f"cubic contraction: direction of size {p.size} (norm {norm:g}) for {x.size // 3} "
+                             f"particles; need a non-zero finite (3N,) vector")
+    if not step > 0:
+        raise TLSFinderError(f"cubic contraction: step must be positive, got {step}")
+    e = (p / norm).reshape(x.shape)
+    f0 = model.energy_forces(x, box, species)[1] if forces is None else np.asarray(forces, dtype=float)
+    fp = model.energy_forces(x + step * e, box, species)[1]
+    fm = model.energy_forces(x - step * e, box, species)[1]
+    return _remove_translation(-(fp - 2.0 * f0 + fm) / step**2 * norm**2)
+
+
+@dataclass
+class NonlinearMode:
+    """A cubic nonlinear mode pi of a minimum (Khomenko, Reichman, Zamponi (2021), Eq. 5).
+
+    ``pi`` (3N,) unit vector, no net translation (unit masses: it is a particle displacement field),
+    oriented so that ``tau`` <= 0; ``kappa`` = H : pi pi (eps/sigma^2) and ``tau`` = U : pi pi pi
+    (eps/sigma^3), the stiffness and asymmetry of the cubic expansion V(x + s pi) - V(x) =
+    kappa s^2 / 2 + tau s^3 / 6; ``barrier`` = 2 kappa^3 / (3 tau^2) (eps), that expansion's
+    barrier, at s = -2 kappa / tau along +pi (the quantity pi makes stationary);
+    ``participation`` its PR (:func:`participation_ratio`).  ``iterations`` done with ``mixing``
+    (1 = Eq. 6 as published), ``change`` = |pi^n - pi^(n-1)| at the last one, ``residual`` =
+    |H pi - (kappa / tau) U : pi pi| / |H pi| (Eq. 5) at the result; ``converged``: change <= the
+    tolerance asked; ``reason``: why not ("" when converged).
+    """
+
+    pi: np.ndarray = field(repr=False)
+    kappa: float
+    tau: float
+    barrier: float
+    participation: float
+    iterations: int
+    change: float
+    residual: float
+    converged: bool
+    mixing: float = 1.0
+    reason: str = ""
+
+
+def nonlinear_mode(model, positions, box, species, initial, tol: float = 1e-6, max_iter: int = 500,
+                   step: float = NL_STEP, ftol: float = 1e-6, solver=None, strict: bool = True,
+                   mixing: float = 1.0, hessian=None) -> NonlinearMode:
+    """The cubic nonlinear mode reached from ``initial`` ((3N,) or (N, 3), any norm) at the minimum
+    ``positions`` by the iteration of Khomenko, Reichman, Zamponi (2021), Eq. 6 (the scheme of
+    Gartner and Lerner, SciPost Phys. 1, 016 (2016)):
+
+        T(pi^n) = (kappa_n / tau_n) H^+ (U : pi^n pi^n),   pi^(n+1) = T(pi^n) / |T(pi^n)|,
+
+    kappa_n = H : pi^n pi^n, tau_n = U : pi^n pi^n pi^n; its fixed points solve Eq. 5,
+    H pi = (H : pi pi) / (U : pi pi pi) U : pi pi.  H^+ is the inverse of the Hessian on the
+    complement of the three translations (:class:`tlsfinder.elastic.PinnedSolver`, one sparse LU
+    for all iterations; pass ``solver`` and the model's ``hessian`` at ``positions`` to share
+    them between searches), U : pi pi is :func:`cubic_contraction`
+    (``step``); unit masses, as in the paper.  Each iteration costs two force calls and one LU
+    back-substitution.  Stops when |pi^(n+1) - pi^n| <= ``tol`` (compared up to sign).  The mode
+    found depends on the start; the paper uses r_AB / |r_AB| (its Fig. 7) or the softest QLM of
+    minimum A (its Fig. 8): :func:`double_well_nonlinear_modes`.
+
+    ``mixing`` beta in (0, 1]: pi^(n+1) is (1 - beta) pi^n + beta T(pi^n) / |T(pi^n)|, normalised;
+    the same fixed points, but one where Eq. 6 (beta = 1) alternates between two directions
+    (a 2-cycle, met on KA2 glasses) becomes attracting for beta = 0.5 when the offending
+    eigenvalue of the map's Jacobian lies in (-3, -1).  A 2-cycle (|pi^(n+1) - pi^(n-1)| <= tol
+    while |pi^(n+1) - pi^n| > 100 tol) stops the iteration at once.
+
+    Not converged after ``max_iter`` iterations, a 2-cycle, a start or iterate with no cubic
+    coupling (U : pi pi = 0) or a non-positive kappa: TLSFinderError, or with ``strict=False``
+    the last iterate with ``converged=False`` and the ``reason``.  Not a minimum (max |F| >
+    ``ftol``) or bad arguments: always TLSFinderError.
+    """
+    from .elastic import PinnedSolver
+
+    if not (max_iter >= 1 and tol > 0 and 0 < mixing <= 1):
+        raise TLSFinderError(f"nonlinear mode: need max_iter >= 1, tol > 0 and 0 < mixing <= 1, got {max_iter}, "
+                             f"{tol}, {mixing}")
+    x = np.asarray(positions, dtype=float)
+    n3 = x.size
+    check_minimum(model, x, box, species, ftol)
+    f0 = model.energy_forces(x, box, species)[1]
+    p = _remove_translation(initial)
+    if p.size != n3 or not np.linalg.norm(p) > 0:
+        raise TLSFinderError(f"nonlinear mode: the initial vector must be a non-zero (3N,) = ({n3},) displacement "
+                             f"with more than a rigid translation; got size {p.size}")
+    p /= np.linalg.norm(p)
+    h = model.hessian(x, box, species) if hessian is None else hessian
+    solver = solver if solver is not None else PinnedSolver(h)
+
+    def state(v):
+        u = cubic_contraction(model, x, box, species, v, step, forces=f0)
+        return u, float(v @ (h @ v)), float(v @ u)
+
+    def result(converged, reason=""):
+        if reason and strict:
+            raise TLSFinderError(f"nonlinear mode: {reason}")
+        return _nonlinear_result(p, h, u, kappa, tau, it, change, converged, n3, mixing, reason)
+
+    def distance(a, b):  # directions compared up to sign
+        return float(min(np.linalg.norm(a - b), np.linalg.norm(a + b)))
+
+    u, kappa, tau = state(p)
+    change, it, before = math.inf, 0, None
+    while True:
+        if not kappa > 0:
+            return result(False, f"H : pi pi = {kappa:.3g} <= 0 at iteration {it}: the structure is not a stable "
+                                 f"minimum along the iterate")
+        if change <= tol:
+            return result(True)
+        if tau == 0.0 or not np.linalg.norm(u) > 0:
+            return result(False, f"no cubic coupling along the iterate (U : pi pi pi = {tau:.3g}) at iteration "
+                                 f"{it}; start from a direction on which the potential is anharmonic")
+        if it == max_iter:
+            return result(False, f"not converged after {max_iter} iterations of Eq. 6 (mixing {mixing:g}): last "
+                                 f"change |pi^n - pi^(n-1)| = {change:.3g} > tol = {tol:g}; raise max_iter or "
+                                 f"lower mixing")
+        q = _remove_translation(solver.solve(u).ravel() * math.copysign(1.0, kappa / tau))
+        q /= np.linalg.norm(q)
+        if mixing < 1.0:
+            q = (1.0 - mixing) * p + mixing * math.copysign(1.0, float(q @ p)) * q
+            q /= np.linalg.norm(q)
+        change = distance(q, p)
+        cycle = before is not None and distance(q, before) <= tol and change > 100 * tol
+        before, p, it = p, q, it + 1
+        u, kappa, tau = state(p)
+        if cycle:
+            return result(False, f"Eq. 6 alternates between two directions (a 2-cycle, |pi^n - pi^(n-1)| = "
+                                 f"{change:.3g}) at iteration {it} with mixing {mixing:g}; retry with a smaller "
+                                 f"mixing (e.g. 0.5)")
+
+
+def _nonlinear_result(p, h, u, kappa, tau, iterations, change, converged, n3, mixing, reason) -> NonlinearMode:
+    if tau > 0:  # orientation: the cubic barrier lies along +pi (U : pi pi is even in pi)
+        p, tau = -p, -tau
+    hp = h @ p
+    resid = float(np.linalg.norm(hp - (kappa / tau) * u) / np.linalg.norm(hp)) if tau != 0 else math.inf
+    barrier = 2.0 * kappa**3 / (3.0 * tau**2) if tau != 0 else math.inf
+    pr = float(participation_ratio(p, n3 // 3))
+    return NonlinearMode(pi=p, kappa=kappa, tau=tau, barrier=barrier, participation=pr, iterations=int(iterations),
+                         change=float(change), residual=resid, converged=bool(converged), mixing=float(mixing),
+                         reason=reason)
+
+
+@dataclass
+class DoubleWellModes:
+    """Linear and nonlinear modes of minimum A of a double well against r_AB (Khomenko et al. (2021),
+    Sec. IV.D, Figs. 7 and 8).
+
+    ``linear``: the :class:`ModeOverlap` of all linear modes of A with r_AB (best c and best a,
+    Fig. 7's linear curves).  ``from_rab``: the nonlinear mode started from r_AB / |r_AB| (Fig. 7),
+    with ``c_rab``, ``a_rab`` its overlaps (Eqs. 7, 8) with r_AB.  ``from_qlm``: the nonlinear mode
+    started from the softest QLM of A (mode index ``qlm_mode`` among the non-zero modes, 0 =
+    softest; ``start_is_qlm`` False when A has no QLM and the softest mode was used), with
+    ``c_qlm_start``, ``a_qlm_start`` the overlaps of that linear mode and ``c_qlm``, ``a_qlm``
+    those of the nonlinear mode (Fig. 8).  Overlaps of a nonlinear mode that did not converge are
+    NaN (the mode object keeps its last iterate).  ``rab_pr``: PR of r_AB (between 1 and N,
+    :func:`tlsfinder.geometry.participation_ratio`), ``rab_norm`` |r_AB| (sigma).
+    """
+
+    linear: ModeOverlap
+    from_rab: NonlinearMode
+    c_rab: float
+    a_rab: float
+    from_qlm: NonlinearMode
+    qlm_mode: int
+    start_is_qlm: bool
+    c_qlm_start: float
+    a_qlm_start: float
+    c_qlm: float
+    a_qlm: float
+    rab_norm: float
+    rab_pr: float
+
+    def row(self) -> dict:
+        """Flat scalar columns for a catalogue (names stable; ``nl_`` from r_AB, ``nlq_`` from the QLM)."""
+        out = {"lin_c": self.linear.c, "lin_c_mode": self.linear.c_mode, "lin_c_omega": self.linear.c_omega,
+               "lin_c_pr": self.linear.c_pr, "lin_a": self.linear.a, "lin_a_mode": self.linear.a_mode,
+               "lin_a_omega": self.linear.a_omega, "lin_a_pr": self.linear.a_pr,
+               "rab_norm": self.rab_norm, "rab_pr": self.rab_pr,
+               "nl_c": self.c_rab, "nl_a": self.a_rab, "qlm_mode": self.qlm_mode, "qlm_start_is_qlm": self.start_is_qlm,
+               "qlm_c": self.c_qlm_start, "qlm_a": self.a_qlm_start, "nlq_c": self.c_qlm, "nlq_a": self.a_qlm}
+        for pre, m in (("nl", self.from_rab), ("nlq", self.from_qlm)):
+            out.update({f"{pre}_converged": m.converged, f"{pre}_iterations": m.iterations, f"{pre}_mixing": m.mixing,
+                        f"{pre}_kappa": m.kappa,
+                        f"{pre}_tau": m.tau, f"{pre}_barrier": m.barrier, f"{pre}_pr": m.participation,
+                        f"{pre}_residual": m.residual})
+        return out
+
+
+def double_well_nonlinear_modes(model, pos_a, pos_b, box, species, analysis: dict | None = None,
+                                tol: float = 1e-6, max_iter: int = 500, step: float = NL_STEP,
+                                ftol: float = 1e-6, fallback_mixing: float | None = 0.5) -> DoubleWellModes:
+    """Linear and nonlinear modes of minimum A (``pos_a``) against r_AB = ``pos_b`` - ``pos_a``
+    (minimum image), as in Khomenko et al. (2021) Sec. IV.D: the best linear c and a, the
+    nonlinear mode from r_AB / |r_AB| and the one from the softest QLM of A (:func:`nonlinear_mode`,
+    ``tol``, ``max_iter``, ``step``; one Hessian factorisation shared), each with c and a.
+
+    ``analysis``: :func:`analyse` of A (unit masses) if already computed (its modes and QLM mask,
+    by default the QLMs below the structure's omega_t), else computed here (all modes for N <=
+    :data:`DENSE_MAX`; with fewer modes, the best linear c and a are over those).  Each search is Eq. 6 as published (mixing 1); one that does not converge
+    (e.g. a 2-cycle) is repeated from the same start with ``fallback_mixing`` (None: no retry), the
+    mixing used kept in the mode.  A search that still does not converge does not raise: its
+    overlaps are NaN, its ``converged`` flag False and its ``reason`` says why.  ``pos_a`` not a
+    minimum: TLSFinderError.
+    """
+    from .elastic import PinnedSolver
+    from .geometry import displacements
+    from .geometry import participation_ratio as dw_participation
+
+    species = np.asarray(species)
+    if analysis is None:
+        analysis = analyse(model, pos_a, box, species, ftol=ftol)
+    modes, qlm = analysis["modes"], np.asarray(analysis["qlm"])
+    if modes.n_particles != len(species):
+        raise TLSFinderError(f"double-well modes: analysis of {modes.n_particles} particles for {len(species)}")
+    r = np.asarray(displacements(pos_a, pos_b, box), dtype=float)
+    r = r - r.mean(axis=0)
+    lin = mode_overlaps(modes, r)
+    hess = model.hessian(pos_a, box, species)
+    solver = PinnedSolver(hess)
+
+    def search(start) -> NonlinearMode:
+        kw = dict(tol=tol, max_iter=max_iter, step=step, ftol=ftol, solver=solver, hessian=hess, strict=False)
+        m = nonlinear_mode(model, pos_a, box, species, start, **kw)
+        if not m.converged and fallback_mixing is not None and fallback_mixing < 1.0:
+            m = nonlinear_mode(model, pos_a, box, species, start, mixing=fallback_mixing, **kw)
+        return m
+
+    nl = search(r)
+    start_is_qlm = bool(qlm.any())
+    k = int(np.flatnonzero(qlm)[0]) if start_is_qlm else 0
+    nlq = search(modes.vectors[:, k])
+
+    def over(m: NonlinearMode):
+        if not m.converged:
+            return math.nan, math.nan
+        return float(overlap_c(m.pi[:, None], r)[0]), float(overlap_a(m.pi[:, None], r)[0])
+
+    (c1, a1), (c2, a2) = over(nl), over(nlq)
+    return DoubleWellModes(linear=lin, from_rab=nl, c_rab=c1, a_rab=a1, from_qlm=nlq, qlm_mode=k,
+                           start_is_qlm=start_is_qlm, c_qlm_start=float(lin.c_alpha[k]),
+                           a_qlm_start=float(lin.a_alpha[k]), c_qlm=c2, a_qlm=a2,
+                           rab_norm=float(np.linalg.norm(r)), rab_pr=dw_participation(r))

@@ -63,6 +63,14 @@ NEB_BATCH_MINIMA = ITER + "/neb/batch{b}_minima.h5"  # minima a batch found that
 NEB_MERGED = ITER + "/neb.parquet"  # all batches of the iteration, every IS id real
 NEB_MINIMA = ITER + "/neb_minima.h5"  # the IS libraries' extension: minima found by NEB in iterations <= k
 
+# -- modes, elastic moduli, TLS-strain coupling (rules/modes.smk; off unless configured) --
+MODES_TABLE = "results/modes/T{tf}/g{g}/modes.parquet"  # one row per mode of the sampled IS
+MODES_SUMMARY = "results/modes/T{tf}/g{g}/summary.parquet"  # one row per sampled IS
+ELASTIC = "results/elastic/T{tf}/g{g}/elastic.parquet"  # moduli of the glass's IS 0
+ELASTIC_TF = "results/elastic/T{tf}/elastic.parquet"  # mean and standard error over the glasses
+DW_MODES = "results/modes/T{tf}/g{g}/dw_modes.parquet"  # per catalogue DW, after the loop
+COUPLING = "results/coupling/T{tf}/g{g}/coupling.parquet"  # per TLS / near-threshold DW, after the loop
+
 # -- the report ------------------------------------------------------------------------
 REPORT_DIR = "results/report"
 SUMMARY = REPORT_DIR + "/summary.txt"

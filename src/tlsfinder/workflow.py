@@ -158,4 +158,49 @@ def report_inputs(checkpoints, config: dict) -> dict[str, list[str]]:
         "ranking": lo["rankings"],
         "labels": [paths.fill(paths.LABELS, k=k) for k in range(1, last + 2)],
         "yields": lo["yields"],
+        # catalogue columns of the modes and coupling stages, when on (tlsfinder.modes_stage)
+        **{k: v for k, v in modes_report_inputs(config).items() if k in ("dw_modes", "coupling") and v},
     }
+
+
+# ---------------------------------------------------------------------------
+# Modes, elastic moduli and coupling (rules/modes.smk; tlsfinder.modes_stage).  Nothing here asks
+# for a file of a stage that is off, so with the three sections disabled the DAG is unchanged.
+# ---------------------------------------------------------------------------
+
+
+def dw_stage_inputs(checkpoints, config: dict, tf: str, g) -> dict[str, list[str]]:
+    """Inputs of the after-loop jobs of one glass (rules dw_modes, coupling): every iteration's merged
+    NEB table and NEB path folders, the glass's IS library and the last iteration's NEB minima."""
+    n_iter = walk_iterations(checkpoints, config)
+    return {
+        "neb": [paths.fill(paths.NEB_MERGED, k=k) for k in range(n_iter)],
+        "neb_paths": [p for k in range(n_iter) for p in neb_batches(checkpoints, config, k, paths.NEB_PATHS)],
+        "library": [paths.fill(paths.IS_LIBRARY, tf=tf, g=g)],
+        "neb_minima": [paths.fill(paths.NEB_MINIMA, k=n_iter - 1)],
+    }
+
+
+def modes_report_inputs(config: dict) -> dict[str, list[str]]:
+    """The per-glass and per-T_f files of the stages that are on (keys of rule report_modes and, for
+    ``dw_modes`` and ``coupling``, of rule report)."""
+    from .modes_stage import stages
+
+    on = stages(config)
+    gl, tfs = glasses(config), tf_labels(config)
+    return {
+        "modes_summary": paths.per_glass(paths.MODES_SUMMARY, gl) if on["modes"] else [],
+        "dw_modes": paths.per_glass(paths.DW_MODES, gl) if on["modes"] else [],
+        "elastic": paths.per_tf(paths.ELASTIC_TF, tfs) if on["elastic"] else [],
+        "coupling": paths.per_glass(paths.COUPLING, gl) if on["coupling"] else [],
+    }
+
+
+def modes_targets(config: dict) -> list[str]:
+    """What rule all asks of this stage: the report section's tables, or nothing when all three are off."""
+    from .modes_stage import stages
+    from .report.inputs import MODES_OUTPUT_FILES
+
+    if not any(stages(config).values()):
+        return []
+    return [f"{paths.REPORT_DIR}/{name}" for name in MODES_OUTPUT_FILES.values()]

@@ -10,7 +10,10 @@ model", J. Chem. Phys. 158, 014501 (2023).  The last stage of the workflow (rule
   n0, growth curves, the loop's yield (the output columns are specified there);
 * :mod:`.plots` - the figures;
 * :mod:`.summary` - ``summary.txt``, one screen of text;
-* :mod:`.make` - :func:`make_report`, which reads the inputs and writes everything.
+* :mod:`.make` - :func:`make_report`, which reads the inputs and writes everything;
+* :mod:`.modes` - the section of the optional modes, elastic and coupling stages
+  (``elastic.csv``, ``modes.csv``, ``coupling.csv``; rule ``report_modes``), written after the
+  report, whose catalogue and n0 it reads.
 
 Reduced LJ units (eps, sigma, tau; k_B = 1) unless a column says otherwise; every file
 is written atomically.

@@ -26,7 +26,15 @@ key             files (templates of :mod:`tlsfinder.paths`)
                 matched to rankings by their ``iteration`` column).
 ``yields``      ``YIELD`` (from ``ml_select``: iteration, n_neb, n_dw, n_tls,
                 tls_per_neb, cum_neb, cum_tls).
+``dw_modes``    ``DW_MODES`` of every glass (:func:`tlsfinder.modes_stage.dw_modes`),
+                only when ``modes.enabled``.
+``coupling``    ``COUPLING`` of every glass
+                (:func:`tlsfinder.modes_stage.dw_coupling`), only when
+                ``coupling.enabled``.
 ==============  ==============================================================
+
+Without ``dw_modes`` and ``coupling`` the catalogue's columns of those stages
+(:data:`tlsfinder.modes_stage.CATALOGUE_COLUMNS`) are NaN.
 
 Only ``neb`` and ``glasses`` are required; a missing optional key (or an empty
 list) leaves the corresponding panel empty with a note.  The glass of a
@@ -56,6 +64,8 @@ _INPUTS = {
     "ranking": (paths.RANKING, "all iterations"),
     "labels": (paths.LABELS, "all that exist"),
     "yields": (paths.YIELD, "all iterations"),
+    "dw_modes": (paths.DW_MODES, "all glasses; modes stage only"),
+    "coupling": (paths.COUPLING, "all glasses; coupling stage only"),
 }
 #: Input keys of :func:`tlsfinder.report.make_report` and the files each lists (module docstring).
 REPORT_INPUT_KEYS = {key: f"{template} ({which})" for key, (template, which) in _INPUTS.items()}
@@ -76,6 +86,15 @@ OUTPUT_FILES = {
     "plot_exploration": "exploration.png",
     "plot_growth": "growth.png",
     "plot_ml": "ml_diagnostics.png",
+}
+
+
+#: Files of the report section of the modes, elastic and coupling stages (rule ``report_modes``,
+#: :func:`tlsfinder.report.modes.make_modes_report`), in the same folder.
+MODES_OUTPUT_FILES = {
+    "elastic": "elastic.csv",
+    "coupling": "coupling.csv",
+    "modes": "modes.csv",
 }
 
 

@@ -12,6 +12,7 @@ from .. import TLSFinderError, paths
 from ..io import atomic_path, write_parquet
 from ..loop import tls_threshold
 from ..models import model_from_config
+from ..modes_stage import catalogue_columns
 from ..neb import settings_from_config
 from ..schema import default
 from .inputs import OUTPUT_FILES, check_inputs, glass_tf, read_neb_tables, read_table, read_tables
@@ -57,6 +58,9 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
     ts = {paths.glass_of_path(p): read_table(p, ("time", "is_id"), "time series") for p in inputs["timeseries"]}
     # t_found: when the pair was first crossed both ways
     cat, n_dup = catalogue(neb, presets, crossing_times(ts))
+    # the columns of the modes and coupling stages: NaN where not computed (stage off)
+    cat = catalogue_columns(cat, read_tables(inputs["dw_modes"], ("glass", "i", "j"), "DW modes table"),
+                            read_tables(inputs["coupling"], ("glass", "i", "j"), "coupling table"))
     write_parquet(out["catalogue"], cat)
 
     t1 = table_one(glasses, cat, presets, tau_cg, dt, neb)

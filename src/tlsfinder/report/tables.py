@@ -48,6 +48,18 @@ column                     meaning
 ``neb_converged``, ...     the other NEB columns (steps, force calls, fmax,
                            energies e_A, e_B, path file names, ``source``: the
                            NEB table the row came from)
+``mode_c``, ``mode_c_*``   modes stage (``modes.enabled``; NaN otherwise):
+                           best overlap c of a linear mode of minimum i with
+                           the displacement i -> j, that mode's frequency,
+                           PR and QLM flag, best c with i -> saddle
+``nlq_a``                  overlap a of the nonlinear mode grown from the
+                           softest QLM of minimum i (modes stage)
+``path_1d_doubtful``       1D check along the path (TLS of loop.preset,
+                           modes stage): 1 if flagged, 0 if not, NaN
+``gamma_l``, ``gamma_t``   coupling stage (``coupling.enabled``, DWs with
+                           E < select_kT_factor k_B T_Q): orientational
+                           averages of gamma (eps).  All these columns:
+                           :data:`tlsfinder.modes_stage.CATALOGUE_COLUMNS`
 =========================  ===================================================
 
 Table I (``table1.csv`` / ``.parquet``, :func:`table_one`), one row per T_f, as
