@@ -194,6 +194,26 @@ def test_intermediate_minimum_splits_the_pair(glass, pair01):
     assert subs[0].row["E_NiP"] == pytest.approx(direct["E_NiP"], rel=1e-3)
 
 
+def test_intermediate_minimum_beyond_the_split_depth_stops_the_band(glass, monkeypatch):
+    """With no splits left (split_depth 0) the band is still watched, so the first check that finds
+    an intermediate minimum stops it (non_dw, split_depth) instead of letting it run max_steps.
+    The check is made to find IS1 at once (on this glass the dip is too shallow for the
+    check's 1e-3 threshold until the band has converged)."""
+    from tlsfinder.neb import pair as P
+
+    model, species, lib = glass
+    s = N.NEBSettings(**{**FAST, "split_depth": 0, "check_every": 50})
+
+    def new_minima(self, images, energies, known, tol):
+        return [(len(images) // 2, N.minimize(self.ff, lib[1], s.endpoint_ftol))]
+
+    monkeypatch.setattr(P.ElementaryWellSplitter, "new_minima", new_minima)
+    res = N.neb_pair(model, model.box, species, lib[0], lib[2], s, [units.get_preset("KA2", "NiP")], pair_id="0-2")
+    row = res[0].row
+    assert len(res) == 1 and res[0].status == "non_dw" and row["reason"] == "split_depth"
+    assert res[0].band.stopped and row["neb_steps"] == s.check_every, row["neb_steps"]
+
+
 def test_unconverged_band_is_recorded_not_used(glass):
     model, species, lib = glass
     s = N.NEBSettings(**{**FAST, "max_steps": 20, "check_every": 10000, "retries": 2})

@@ -241,8 +241,10 @@ class ElementaryWellSplitter:
             # Put the band next to A (minimum image, per image) and pin its ends.
             init = np.array([align(ma.positions, x, self.box, remove_translation=False)[0] for x in init])
             init[0], init[-1] = ma.positions, b_al
-        band = relax_band(self.ff, ma.positions, b_al, s, init=init,
-                          monitor=monitor if depth < s.split_depth else None)
+        # Monitored at every depth: at the depth limit a band with an intermediate minimum is
+        # non_dw whatever follows, so it stops at the first check instead of running max_steps
+        # (a PSS band that had exploded, fmax 17, once ran 4 x 3000 steps, 705 s, to that end).
+        band = relax_band(self.ff, ma.positions, b_al, s, init=init, monitor=monitor)
         found = early or self.new_minima(band.images, band.energies, known, s.intermediate_tol)
         row = {**base, "neb_converged": band.converged, "neb_steps": band.steps, "force_calls": band.force_calls,
                "fmax": band.fmax, "n_images": len(band.energies), "saddle_image": band.climb_index,
