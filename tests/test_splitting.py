@@ -244,6 +244,8 @@ def test_unconverged_levels_are_flagged_not_dropped():
     deep = S.make_profile(path_of(quartic(3.0, 4.0, 0.0), 4.0))
     row = S.analyse_mep(path_of(quartic(3.0, 4.0, 0.0), 4.0), [units.get_preset("KA2", "NiP")])
     assert not row["converged_NiP"] and np.isfinite(row["E_NiP"]) and deep.n_interior_minima == 0
+    # ... and its E below k_B T_Q decides nothing: no TLS, whatever the number
+    assert row["E_NiP"] < units.get_preset("KA2", "NiP").kT_Q and not row["is_TLS_NiP"]
 
 
 def test_reversed_path_same_result():
@@ -277,7 +279,7 @@ def test_dw_row_columns_and_values():
         assert row[f"hw1_{n}"] == pytest.approx(row["w1"] / math.sqrt(p.m_tilde))
         assert row[f"Delta_{n}"] == pytest.approx(row["Delta_V"] + 0.5 * (row[f"hw2_{n}"] - row[f"hw1_{n}"]))
         assert row[f"E_{n}"] == pytest.approx(row[f"e2_{n}"] - row[f"e1_{n}"])
-        assert row[f"is_TLS_{n}"] == (row[f"E_{n}"] < p.kT_Q)
+        assert row[f"is_TLS_{n}"] == (row[f"E_{n}"] < p.kT_Q and row[f"converged_{n}"])
         assert row[f"Gamma_per_s_{n}"] == pytest.approx(row[f"Gamma_{n}"] * p.eps_J / units.HBAR)
     # Heavier (NiP) -> smaller tunnelling.
     assert row["Delta_0_NiP"] < row["Delta_0_Ar"]

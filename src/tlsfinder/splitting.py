@@ -108,7 +108,7 @@ n_interior_minima   local minima of the spline strictly inside the path
   E_rel_change      |E(N_xi) - E(2 N_xi)| / E(2 N_xi)
   converged         levels converged with N_xi (see above) and walls high enough
   wkb_ok            both turning points exist for e_bar and e2
-  is_TLS            E < kT_Q of the preset
+  is_TLS            E < kT_Q of the preset, and converged
   n_grid            grid points used (path + continuation)
 =================== ========================================================
 """
@@ -820,5 +820,7 @@ def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuat
         r = splitting(prof, p.m_tilde, n_xi, continuation, check_convergence, conv_rtol)
         row.update(r.row(f"_{p.name}"))
         row[f"Gamma_per_s_{p.name}"] = float(rate_to_per_second(r.Gamma, p)) if p.has_si else float("nan")
-        row[f"is_TLS_{p.name}"] = bool(p.is_tls(r.E))
+        # a TLS only where the splitting is converged: an E that moves with the grid, or levels
+        # above the walls of the continued potential, decide nothing
+        row[f"is_TLS_{p.name}"] = bool(r.converged and p.is_tls(r.E))
     return row

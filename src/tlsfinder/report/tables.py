@@ -42,7 +42,7 @@ column                     meaning
 ``Gamma_per_s_<p>``,
 ``e1_<p>``..``e5_<p>``,
 ``hw1_<p>``, ``hw2_<p>``
-``is_TLS_<p>``             E_<p> < k_B T_Q of preset p
+``is_TLS_<p>``             E_<p> < k_B T_Q of preset p, and ``converged_<p>``
 ``converged_<p>``,         splitting converged in N_xi and walls; WKB turning
 ``wkb_ok_<p>``             points found (flags, never filters)
 ``neb_converged``, ...     the other NEB columns (steps, force calls, fmax,
@@ -174,11 +174,13 @@ def catalogue(neb: pd.DataFrame, presets=(), crossings: pd.DataFrame | None = No
             e = dw[f"E_{p.name}"].to_numpy(float)
             flag = dw[f"is_TLS_{p.name}"].to_numpy(bool)
             ok = np.isfinite(e)
-            bad = ok & (flag != (e < p.kT_Q))
+            conv = dw[f"converged_{p.name}"].to_numpy(bool) if f"converged_{p.name}" in dw.columns else ok
+            bad = ok & (flag != ((e < p.kT_Q) & conv))
             if bad.any():
                 raise TLSFinderError(
                     f"preset {p.name}: {int(bad.sum())} DW(s) have is_TLS_{p.name} inconsistent with "
-                    f"E_{p.name} < kT_Q = {p.kT_Q}: the NEB tables were made with another kT_Q than the config's")
+                    f"E_{p.name} < kT_Q = {p.kT_Q} (and converged_{p.name}): the NEB tables were made with "
+                    "another kT_Q than the config's, or by a tlsfinder that flagged unconverged splittings")
     dw["T_f"] = glass_tf(dw["glass"].to_numpy(), "NEB table") if len(dw) else np.zeros(0)
     for c in ("i", "j"):
         if c not in dw.columns:
@@ -426,6 +428,8 @@ def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets,
                                      "glasses of the 'glasses' tables: inputs from different runs?")
         for p in presets:
             e = ct[f"E_{p.name}"].to_numpy(float) if len(ct) else np.zeros(0)
+            if len(ct) and f"converged_{p.name}" in ct.columns:  # an unconverged E counts nowhere
+                e = np.where(ct[f"converged_{p.name}"].to_numpy(bool), e, np.nan)
             below = np.isfinite(e) & (e < p.kT_Q)
             half = np.isfinite(e) & (e < 0.5 * p.kT_Q)
             unknown = False
