@@ -166,7 +166,8 @@ def test_report_command_on_a_finished_results_folder(tmp_path, capsys):
     assert sorted(cat["pair_id"]) == sorted(r["pair_id"] for r in rows[:3])  # the DWs, not the non-DW
     for p in (AR, NIP):
         assert cat[f"is_TLS_{p.name}"].tolist() == ((cat[f"E_{p.name}"] < p.kT_Q)
-                                                    & cat[f"converged_{p.name}"].astype(bool)).tolist()
+                                                    & cat[f"converged_{p.name}"].astype(bool)
+                                                    & (cat["n_interior_minima"] == 0)).tolist()
     assert (int(cat["is_TLS_Ar"].sum()), int(cat["is_TLS_NiP"].sum())) == (2, 2)  # one DW is a TLS for one preset only
     t1 = pd.read_csv(out / "table1.csv").iloc[0]
     assert (t1["N_g"], t1["N_IS"], t1["N_DW"], t1["N_NEB"]) == (2, 16, 3, 4)

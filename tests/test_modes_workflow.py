@@ -176,3 +176,33 @@ def test_report_section_tables_written(tmp_path, two_glasses):
     got = pd.read_csv(tmp_path / "elastic.csv")
     assert got["G"].iloc[0] == pytest.approx(el["G_hessian"].iloc[0], rel=1e-5)  # Hessian route only
     assert pd.read_csv(tmp_path / "coupling.csv").empty
+
+
+def test_aqs_retries_with_smaller_strains_when_the_identity_check_fails():
+    """A glass whose +eps / -eps responses differ too much at the configured strains is retried at
+    strains 4x smaller (twice at most); a glass that fails every time raises the last error."""
+    from types import SimpleNamespace
+
+    from tlsfinder import TLSFinderError
+    from tlsfinder.modes_stage import _aqs_shrinking
+
+    settings = {"strains": [5e-5, 1e-4], "ftol": 1e-10, "identity_tol": 0.2}
+    calls = []
+
+    def soft_glass(model, x, box, species, strains, ftol, identity_tol):
+        calls.append(list(strains))
+        if max(strains) > 3e-5:
+            raise TLSFinderError(f"identity changed at {max(strains)}")
+        return SimpleNamespace(G=1.0, K=2.0, pressure=0.0)
+
+    res, used = _aqs_shrinking(None, None, None, None, settings, soft_glass)
+    assert used == [1.25e-5, 2.5e-5] and calls == [[5e-5, 1e-4], [1.25e-5, 2.5e-5]] and res.G == 1.0
+
+    def plastic(model, x, box, species, strains, ftol, identity_tol):
+        calls.append(list(strains))
+        raise TLSFinderError(f"plastic at {max(strains)}")
+
+    calls.clear()
+    with pytest.raises(TLSFinderError, match="plastic at 6.25e-06"):
+        _aqs_shrinking(None, None, None, None, settings, plastic)
+    assert len(calls) == 3

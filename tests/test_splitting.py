@@ -279,7 +279,8 @@ def test_dw_row_columns_and_values():
         assert row[f"hw1_{n}"] == pytest.approx(row["w1"] / math.sqrt(p.m_tilde))
         assert row[f"Delta_{n}"] == pytest.approx(row["Delta_V"] + 0.5 * (row[f"hw2_{n}"] - row[f"hw1_{n}"]))
         assert row[f"E_{n}"] == pytest.approx(row[f"e2_{n}"] - row[f"e1_{n}"])
-        assert row[f"is_TLS_{n}"] == (row[f"E_{n}"] < p.kT_Q and row[f"converged_{n}"])
+        assert row[f"is_TLS_{n}"] == (row[f"E_{n}"] < p.kT_Q and row[f"converged_{n}"]
+                                      and row["n_interior_minima"] == 0)
         assert row[f"Gamma_per_s_{n}"] == pytest.approx(row[f"Gamma_{n}"] * p.eps_J / units.HBAR)
     # Heavier (NiP) -> smaller tunnelling.
     assert row["Delta_0_NiP"] < row["Delta_0_Ar"]
@@ -290,6 +291,14 @@ def test_intermediate_minimum_is_counted():
     prof = S.make_profile(path_of(vf, 0.3))
     assert prof.n_interior_minima == 1
     assert S.make_profile(path_of(quartic(0.3, 0.3), 0.3)).n_interior_minima == 0
+    # its splitting decides nothing: a symmetric well with a dip at the barrier (three wells, the
+    # outer two degenerate) has a converged E far below k_B T_Q, but is no elementary double well
+    three = lambda x: 0.05 * ((x / 0.3) ** 2 - 1.0) ** 2 - 0.01 * np.exp(-((x / 0.05) ** 2))  # noqa: E731
+    nip = units.get_preset("KA2", "NiP")
+    row = S.analyse_mep(path_of(three, 0.3), [nip])
+    assert row["n_interior_minima"] == 1 and row["converged_NiP"] and row["E_NiP"] < nip.kT_Q
+    assert not row["is_TLS_NiP"]
+    assert not S.decides(True, 1) and S.decides(True, 0) and not S.decides(False, 0)
 
 
 # ---------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from .identity import IdentityRule, library_header, merge_iteration, read_minima
 from .io import write_json, write_parquet
 from .ml import check_labels_table, empty_labels, read_labels, selected_mask, write_labels
 from .schema import defaults
+from .splitting import valid_splitting
 from .units import get_preset
 
 _DEFAULTS = defaults("loop")
@@ -104,9 +105,8 @@ def labels_from_neb(table: pd.DataFrame, iteration: int, preset: str) -> pd.Data
     ok = i != j  # a sub-pair whose ends are one IS is no pair
     is_dw = rows["status"].to_numpy() == "dw"
     split = rows[col].to_numpy(dtype=float) if col in rows.columns else np.full(len(rows), np.nan)
-    conv = f"converged_{preset}"
-    if conv in rows.columns:  # an unconverged splitting is no label (nor a TLS for the stopping rule)
-        split = np.where(rows[conv].fillna(False).to_numpy(dtype=bool), split, np.nan)
+    # a splitting that decides nothing (splitting.decides) is no label, nor a TLS for the stopping rule
+    split = np.where(valid_splitting(rows, preset), split, np.nan)
     origin = rows["origin"].astype(str).to_numpy() if "origin" in rows.columns else np.full(len(rows), "input")
     out = pd.DataFrame({
         "glass": rows["glass"].astype(str).to_numpy(),

@@ -108,7 +108,7 @@ n_interior_minima   local minima of the spline strictly inside the path
   E_rel_change      |E(N_xi) - E(2 N_xi)| / E(2 N_xi)
   converged         levels converged with N_xi (see above) and walls high enough
   wkb_ok            both turning points exist for e_bar and e2
-  is_TLS            E < kT_Q of the preset, and converged
+  is_TLS            E < kT_Q of the preset, converged, and no interior minimum (decides())
   n_grid            grid points used (path + continuation)
 =================== ========================================================
 """
@@ -810,6 +810,25 @@ def profile_row(profile: Profile) -> dict:
     }
 
 
+def decides(converged, n_interior_minima):
+    """Whether a splitting E decides "TLS or not": only a converged solve (E does not move with the
+    grid, the walls hold e2) of an elementary double well (no local minimum inside the path).  On a
+    path with interior minima the lowest levels may sit in one flat stretch of it: PSS paths with
+    2-3 interior minima gave evenly spaced levels (E_Ar = 0.0005, a vibrational ladder) although
+    their asymmetry Delta was 0.09-0.11 eps.  Works on scalars and on table columns."""
+    return np.logical_and(np.asarray(converged, dtype=bool), np.asarray(n_interior_minima) == 0)
+
+
+def valid_splitting(table, preset: str):
+    """:func:`decides` for the rows of a DW table and preset ``preset`` (columns ``converged_<preset>``
+    and ``n_interior_minima``; a table lacking one is taken as passing that test)."""
+    n = len(table)
+    conv = table[f"converged_{preset}"].fillna(False).to_numpy(dtype=bool) \
+        if f"converged_{preset}" in table.columns else np.ones(n, bool)
+    inner = table["n_interior_minima"].fillna(0).to_numpy() if "n_interior_minima" in table.columns else np.zeros(n)
+    return decides(conv, inner)
+
+
 def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuation: str = "cubic",
                 bc: str = "clamped", check_convergence: bool = True, conv_rtol: float = 1e-3) -> dict:
     """Everything about one double well: the preset-independent columns and, for each
@@ -820,7 +839,5 @@ def analyse_mep(mep: MEP, presets: list[UnitPreset], n_xi: int = N_XI, continuat
         r = splitting(prof, p.m_tilde, n_xi, continuation, check_convergence, conv_rtol)
         row.update(r.row(f"_{p.name}"))
         row[f"Gamma_per_s_{p.name}"] = float(rate_to_per_second(r.Gamma, p)) if p.has_si else float("nan")
-        # a TLS only where the splitting is converged: an E that moves with the grid, or levels
-        # above the walls of the continued potential, decide nothing
-        row[f"is_TLS_{p.name}"] = bool(r.converged and p.is_tls(r.E))
+        row[f"is_TLS_{p.name}"] = bool(decides(r.converged, prof.n_interior_minima) and p.is_tls(r.E))
     return row

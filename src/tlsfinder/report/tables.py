@@ -42,7 +42,7 @@ column                     meaning
 ``Gamma_per_s_<p>``,
 ``e1_<p>``..``e5_<p>``,
 ``hw1_<p>``, ``hw2_<p>``
-``is_TLS_<p>``             E_<p> < k_B T_Q of preset p, and ``converged_<p>``
+``is_TLS_<p>``             E_<p> < k_B T_Q of preset p, where the splitting decides (``splitting.decides``)
 ``converged_<p>``,         splitting converged in N_xi and walls; WKB turning
 ``wkb_ok_<p>``             points found (flags, never filters)
 ``neb_converged``, ...     the other NEB columns (steps, force calls, fmax,
@@ -135,6 +135,7 @@ from .. import TLSFinderError
 from ..paths import pair_id, root_pair, tf_label
 from ..schema import default
 from ..seeding import stage_rng
+from ..splitting import valid_splitting
 from ..units import n0_to_si
 from .inputs import glass_tf
 
@@ -174,13 +175,12 @@ def catalogue(neb: pd.DataFrame, presets=(), crossings: pd.DataFrame | None = No
             e = dw[f"E_{p.name}"].to_numpy(float)
             flag = dw[f"is_TLS_{p.name}"].to_numpy(bool)
             ok = np.isfinite(e)
-            conv = dw[f"converged_{p.name}"].to_numpy(bool) if f"converged_{p.name}" in dw.columns else ok
-            bad = ok & (flag != ((e < p.kT_Q) & conv))
+            bad = ok & (flag != ((e < p.kT_Q) & valid_splitting(dw, p.name)))
             if bad.any():
                 raise TLSFinderError(
                     f"preset {p.name}: {int(bad.sum())} DW(s) have is_TLS_{p.name} inconsistent with "
-                    f"E_{p.name} < kT_Q = {p.kT_Q} (and converged_{p.name}): the NEB tables were made with "
-                    "another kT_Q than the config's, or by a tlsfinder that flagged unconverged splittings")
+                    f"E_{p.name} < kT_Q = {p.kT_Q} where the splitting decides: the NEB tables were made with "
+                    "another kT_Q than the config's, or by a tlsfinder that flagged undecided splittings")
     dw["T_f"] = glass_tf(dw["glass"].to_numpy(), "NEB table") if len(dw) else np.zeros(0)
     for c in ("i", "j"):
         if c not in dw.columns:
@@ -428,8 +428,8 @@ def plateau_n0(cat: pd.DataFrame, glass_ids: Mapping[float, list[str]], presets,
                                      "glasses of the 'glasses' tables: inputs from different runs?")
         for p in presets:
             e = ct[f"E_{p.name}"].to_numpy(float) if len(ct) else np.zeros(0)
-            if len(ct) and f"converged_{p.name}" in ct.columns:  # an unconverged E counts nowhere
-                e = np.where(ct[f"converged_{p.name}"].to_numpy(bool), e, np.nan)
+            if len(ct):  # an E that decides nothing (splitting.decides) counts nowhere
+                e = np.where(valid_splitting(ct, p.name), e, np.nan)
             below = np.isfinite(e) & (e < p.kT_Q)
             half = np.isfinite(e) & (e < 0.5 * p.kT_Q)
             unknown = False
