@@ -115,6 +115,18 @@ def test_climbing_image_is_first_order_saddle(glass, pair01):
     assert abs(res.band.f_par[res.band.climb_index]) < 1e-2
 
 
+def test_band_images_keep_their_centre_of_mass(glass):
+    """No image drifts rigidly against the fixed ends (a zero mode no force restores): the band's
+    path length is the rearrangement's, not a translation's.  A small fire_maxstep caps many atoms'
+    moves, the source of the drift this guards against."""
+    model, species, lib = glass
+    ff = N.BatchForceField(model, model.box, species)
+    s = N.NEBSettings(**{**FAST, "fire_maxstep": 2e-4, "max_steps": 400})
+    band = N.run_neb(ff, lib[0], N.align(lib[0], lib[1], model.box)[0], s)
+    shift = [np.abs(displacements(x, lib[0], model.box).mean(axis=0)).max() for x in band.images]
+    assert max(shift) < 1e-12, max(shift)
+
+
 def test_forward_and_backward_give_same_barrier(pair01):
     fwd, bwd = pair01
     a, b = fwd[0], bwd[0]

@@ -199,6 +199,12 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
         big = norm > settings.fire_maxstep
         if np.any(big):
             dr[big] *= (settings.fire_maxstep / norm[big])[:, None]
+            # Capping some atoms' moves gives the image a net translation, which no force ever
+            # takes back (a zero mode): over thousands of steps PSS bands drifted by 1e-3 sigma per
+            # image, and the path coordinate counted it as a flat stretch of the 1D potential.
+            dr = dr.reshape(-1, ff.n, 3)
+            dr -= dr.mean(axis=1, keepdims=True)
+            dr = dr.reshape(-1, 3)
         x = x + dr
         neb.set_positions(x)
         x = neb.get_positions()
