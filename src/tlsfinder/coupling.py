@@ -364,6 +364,15 @@ def orientational_averages(gamma) -> tuple[float, float]:
     return math.sqrt((t1 * t1 + 2.0 * t2) / 15.0), math.sqrt(max(3.0 * t2 - t1 * t1, 0.0) / 30.0)
 
 
+#: Tunneling strengths C measured in glasses (acoustic attenuation, sound velocity, thermal
+#: conductivity below 1 K): about 1e-4 to 1e-3 across many glasses (Pohl, Liu, Thompson, "Low-
+#: temperature thermal conductivity and acoustic attenuation in amorphous solids: A complementary
+#: approach", Rev. Mod. Phys. 74, 991 (2002)); C ~ 3e-4 is the often quoted universal value
+#: (Carruzzo, Yu, "Why phonon scattering in glasses is universally small at low temperatures",
+#: arXiv:1909.09258).  The report sets C_l, C_t beside this range.
+EXPERIMENT_C_RANGE = (1e-4, 1e-3)
+
+
 def tunneling_strength(gamma_l, gamma_t, P: float, G: float, K: float, number_density: float, mass: float = 1.0,
                        preset: UnitPreset | None = None) -> dict:
     """C_l = P <gamma_l^2> / (rho c_l^2), C_t = P <gamma_t^2> / (rho c_t^2) (dimensionless).

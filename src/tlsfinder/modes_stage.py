@@ -375,10 +375,12 @@ def coupling_table(coupling: pd.DataFrame, n0: pd.DataFrame, elastic: pd.DataFra
     presets with SI scales.  ``n_near``: coupled DWs that are not TLS of p.  A TLS of p whose
     splitting in ``loop.preset`` is above the selection is not coupled (not counted).
     ``gamma_l_rms_all``, ``gamma_t_rms_all``: rms over every coupled DW of the T_f (classical),
-    the figure left to quote when no TLS was found."""
-    from .coupling import tunneling_strength
+    the figure left to quote when no TLS was found.  ``C_exp_min``, ``C_exp_max``: the range measured
+    in glasses (:data:`tlsfinder.coupling.EXPERIMENT_C_RANGE`)."""
+    from .coupling import EXPERIMENT_C_RANGE, tunneling_strength
 
-    cols = ["T_f", "preset", "n_TLS", "n_near", "P", "G", "K", "gamma_l_rms", "gamma_t_rms", "C_l", "C_t"]
+    cols = ["T_f", "preset", "n_TLS", "n_near", "P", "G", "K", "gamma_l_rms", "gamma_t_rms", "C_l", "C_t",
+            "C_exp_min", "C_exp_max"]
     if coupling is None or not len(coupling):
         return pd.DataFrame(columns=cols)
     cp = coupling.assign(T_f=[paths.parse_glass_id(g)[0] for g in coupling["glass"]])
@@ -393,7 +395,7 @@ def coupling_table(coupling: pd.DataFrame, n0: pd.DataFrame, elastic: pd.DataFra
             n0row = n0[np.isclose(n0["T_f"].to_numpy(float), tf) & (n0["preset"].astype(str) == p.name)]
             P = float(n0row["n0_vol"].iloc[0]) if len(n0row) else math.nan
             row = {"T_f": float(tf), "preset": p.name, "n_TLS": len(tls), "n_near": len(g) - len(tls), "P": P,
-                   "G": G, "K": K}
+                   "G": G, "K": K, "C_exp_min": EXPERIMENT_C_RANGE[0], "C_exp_max": EXPERIMENT_C_RANGE[1]}
             for a in ("l", "t"):  # every coupled DW (what is left to quote when no TLS was found)
                 v = g[f"gamma_{a}"].to_numpy(float)
                 row[f"gamma_{a}_rms_all"] = float(np.sqrt(np.nanmean(v * v))) if np.isfinite(v).any() else math.nan
