@@ -116,6 +116,19 @@ class Band:
         return np.concatenate([[0.0], np.cumsum(seg)])
 
 
+def _net_free(f: np.ndarray, n: int) -> np.ndarray:
+    """NEB forces (moving images x n atoms, 3) without each image's net force.
+
+    The true forces of a periodic pair potential sum to zero; the springs' do not once the tangent
+    has a rigid-translation part, and translation costs no energy: the springs then spread crowded
+    images out along it.  On PSS bands images 1-7 became copies of the first minimum shifted as a
+    whole by up to 1e-3 sigma, a flat stretch of the 1D potential whose ladder of levels (0.0005 eps
+    apart, Delta 0.09 eps) the splitting took for a TLS.  Without the net force (and with the step's
+    net move removed, below) every image keeps the centre of mass of the linear start band."""
+    g = f.reshape(-1, n, 3)
+    return (g - g.mean(axis=1, keepdims=True)).reshape(f.shape)
+
+
 def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None, monitor=None) -> Band:
     """Climbing-image NEB between two (aligned, minimised) configurations.
 
@@ -164,7 +177,7 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
     dt, alpha, n_pos = settings.fire_dt, 0.1, 0
     converged, stopped, fmax, step = False, False, float("inf"), 0
     for step in range(int(settings.max_steps) + 1):
-        f = neb.get_forces()
+        f = _net_free(neb.get_forces(), ff.n)
         if monitor is not None and step > 0 and step % int(settings.check_every) == 0:
             if monitor(step, np.array(neb.energies), np.array([im.positions for im in images])):
                 stopped = True
@@ -174,7 +187,7 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
         if settings.climb and not neb.climb and fmax < 10.0 * settings.fmax:
             neb.climb = True
             v[:] = 0.0
-            f = neb.get_forces()
+            f = _net_free(neb.get_forces(), ff.n)
             fmax = float(np.sqrt((f * f).sum(axis=1)).max())
         if fmax <= settings.fmax and (neb.climb or not settings.climb):
             converged = True
@@ -199,9 +212,7 @@ def run_neb(ff: BatchForceField, pos_a, pos_b, settings: NEBSettings, init=None,
         big = norm > settings.fire_maxstep
         if np.any(big):
             dr[big] *= (settings.fire_maxstep / norm[big])[:, None]
-            # Capping some atoms' moves gives the image a net translation, which no force ever
-            # takes back (a zero mode): over thousands of steps PSS bands drifted by 1e-3 sigma per
-            # image, and the path coordinate counted it as a flat stretch of the 1D potential.
+            # capping some atoms' moves would give the image a net translation (see _net_free)
             dr = dr.reshape(-1, ff.n, 3)
             dr -= dr.mean(axis=1, keepdims=True)
             dr = dr.reshape(-1, 3)
