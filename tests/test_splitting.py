@@ -11,6 +11,7 @@ printed by Mocanu et al. (2023) and Khomenko et al. (2021).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -472,3 +473,25 @@ def test_exact_end_derivatives_make_e_independent_of_the_images(tilt):
     xs = np.linspace(xl, xr, 24)[::-1]
     rev = S.splitting(S.make_profile(S.MEP(xl + xr - xs - xl, vf(xs), ends=ends[::-1])), M_AR)
     assert rev.E == pytest.approx(solve(24, True).E, rel=1e-9)
+
+
+
+def test_spline_wiggles_next_to_the_minima_of_a_pss_band_decide_nothing():
+    """A converged PSS band of ours (N = 500, T_f = 0.092, 32 images, Hessian end curvatures; its
+    first images bunch within 1e-3 sigma of the start) gives a clamped spline with local minima of
+    1e-7 to 1e-5 eps inside the end intervals.  Filling them moves no E by more than 1e-3, so the
+    well is decided; the three-well path above, whose dip carries E, stays undecided."""
+    p = pd.read_csv(Path(__file__).parent / "data" / "pss_n500_band.path.csv")
+    mep = S.MEP(p["s"].to_numpy(), p["energy"].to_numpy(),
+                ends=((p["k_start"][0], p["t3_start"][0]), (p["k_end"][0], p["t3_end"][0])))
+    ar = units.get_preset("PSS", "Ar")
+    row = S.analyse_mep(mep, [ar])
+    prof = S.make_profile(mep)
+    assert prof.n_interior_minima == row["n_spline_dips"] >= 1 and row["n_interior_minima"] == 0
+    filled = S.fill_dips(mep)
+    v, top = filled.energy, int(np.argmax(filled.energy))
+    assert np.all(np.diff(v[:top + 1]) >= 0) and np.all(np.diff(v[top:]) <= 0)  # no dip left
+    assert filled.ends == mep.ends and v.max() == pytest.approx(mep.energy.max(), abs=1e-4)
+    e_filled = S.splitting(S.make_profile(filled), ar.m_tilde).E
+    assert abs(e_filled - row["E_Ar"]) <= 1e-3 * e_filled and row["dip_fill_change"] <= 1e-3
+    assert row["converged_Ar"] and row["is_TLS_Ar"] == (row["E_Ar"] < ar.kT_Q)
