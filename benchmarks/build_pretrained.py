@@ -13,7 +13,9 @@ Units: the published splittings are PSS argon units, TLS below 0.00151; the mode
 glass model PSS, unit preset Ar, whose k_B T_Q = 0.0015 (tlsfinder.units) is its TLS threshold.
 
 Every setting is the ``ml`` schema default (seed 0, one thread, deterministic LightGBM), so a rebuild
-gives the same trees.  The machine name that model.json's provenance records is dropped.
+gives the same trees.  Each model is an ensemble of ``tlsfinder.ml.ENSEMBLE_SIZE`` boosters
+(``classifier.txt``, ``classifier-1.txt``, ..., the same for the regressor; ~1.4 MB in all).
+The machine name that model.json's provenance records is dropped.
 
 Usage (from the repository):
     python benchmarks/build_pretrained.py DATA_DIR [--out src/tlsfinder/data/pretrained/pss-T0.07]

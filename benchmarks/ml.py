@@ -20,12 +20,15 @@ prediction throughput on one core for a batch of 1e6 pairs (both models'
 Booster.predict, and rank() end to end) and training times.
 
 The regressor learns the 0.84 quantile of -log10(splitting) (tlsfinder.ml.REGRESSOR_QUANTILE);
---regressor-quantile mean gives the earlier mean regression, for comparison.  Results
-(5 seeds, sigma 0.25): 50 / 90 / 100 % of the TLS in 0.81 +- 0.08 / 2.28 +- 0.14 / 8.0 +- 1.1 %
-of the pairs; with the mean regressor 0.72 +- 0.11 / 2.32 +- 0.29 / 9.0 +- 3.0 %.
+--regressor-quantile mean gives the earlier mean regression, for comparison.  Each model is
+an ensemble of tlsfinder.ml.ENSEMBLE_SIZE = 5 boosters (--n-models 1: one booster, as before).
+Results (5 seeds, sigma 0.25): 50 / 90 / 100 % of the TLS in 0.79 +- 0.12 / 2.13 +- 0.11 /
+8.4 +- 1.4 % of the pairs; one booster per model 0.81 +- 0.08 / 2.28 +- 0.14 / 8.0 +- 1.1 %;
+one booster with the mean regressor 0.72 +- 0.11 / 2.32 +- 0.29 / 9.0 +- 3.0 %.
 
 Usage: python benchmarks/ml.py [--data DIR] [--seeds 5] [--feature-study] [--json OUT]
-                               [--regressor-quantile Q|mean] [--sigma S] [--no-throughput]
+                               [--regressor-quantile Q|mean] [--sigma S] [--n-models K]
+                               [--no-throughput]
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from scipy.special import ndtr  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from tlsfinder.importer import import_tlsml  # noqa: E402
-from tlsfinder.ml import DEFAULTS, REGRESSOR_QUANTILE, TLS_SPLITTING_MAX, TLSRanker, order_predictions  # noqa: E402
+from tlsfinder.ml import DEFAULTS, ENSEMBLE_SIZE, REGRESSOR_QUANTILE, TLS_SPLITTING_MAX, TLSRanker, order_predictions  # noqa: E402
 from tlsfinder.pairs import PUBLISHED_FEATURES  # noqa: E402
 
 DATA = Path(os.environ.get("TLSFINDER_TLSML_DATA",
@@ -71,6 +74,7 @@ def needed_fraction(order_idx: np.ndarray, is_tls: np.ndarray) -> list[float]:
 PARAMS: dict | None = None  # LightGBM overrides (--params)
 QUANTILE: float | None = REGRESSOR_QUANTILE  # the regressor's quantile (--regressor-quantile; None: the mean)
 SIGMA: float = DEFAULTS["sigma"]  # error width of p_tls (--sigma)
+N_MODELS: int = ENSEMBLE_SIZE  # members of each model's ensemble (--n-models)
 
 
 def cross_validate(pairs, labels, seed: int, features=PUBLISHED_FEATURES, n_folds: int = 5):
@@ -85,7 +89,7 @@ def cross_validate(pairs, labels, seed: int, features=PUBLISHED_FEATURES, n_fold
     for test in folds:
         test = set(test)
         t0 = time.perf_counter()
-        r = TLSRanker(features, seed=seed, params=PARAMS, regressor_quantile=QUANTILE).fit(
+        r = TLSRanker(features, seed=seed, params=PARAMS, regressor_quantile=QUANTILE, n_models=N_MODELS).fit(
             pairs, labels[~np.isin(g_lab, list(test))])
         fit_s.append(time.perf_counter() - t0)
         held = np.isin(g_pairs, list(test))
@@ -150,7 +154,7 @@ def per_fold_fractions(pairs, lab, p_dw, y, seed, n_folds=5):
 
 
 def throughput(pairs, labels, n=1_000_000, seed=0) -> dict:
-    ranker = TLSRanker(seed=seed, params=PARAMS, regressor_quantile=QUANTILE)
+    ranker = TLSRanker(seed=seed, params=PARAMS, regressor_quantile=QUANTILE, n_models=N_MODELS)
     t0 = time.perf_counter()
     ranker.fit(pairs, labels)
     t_fit = time.perf_counter() - t0
@@ -161,7 +165,7 @@ def throughput(pairs, labels, n=1_000_000, seed=0) -> dict:
 
     M = _feature_matrix(big, ranker.features)
     res = {"fit_s_all_39k": t_fit,
-           "n_trees": [ranker.classifier.booster_.num_trees(), ranker.regressor.booster_.num_trees()]}
+           "n_trees": [sum(b.num_trees() for b in m.boosters_) for m in (ranker.classifier, ranker.regressor)]}
     ranker.rank(big.iloc[:10])
     best = {}
     for rep in range(3):
@@ -193,7 +197,7 @@ def throughput(pairs, labels, n=1_000_000, seed=0) -> dict:
         parts_l.append(lab)
     p3, l3 = pd.concat(parts_p, ignore_index=True), pd.concat(parts_l, ignore_index=True)
     t0 = time.perf_counter()
-    r3 = TLSRanker(seed=seed, params=PARAMS, regressor_quantile=QUANTILE).fit(p3, l3)
+    r3 = TLSRanker(seed=seed, params=PARAMS, regressor_quantile=QUANTILE, n_models=N_MODELS).fit(p3, l3)
     res["fit_s_117k"] = time.perf_counter() - t0
     res["fit_rounds_117k"] = [r3.info["classifier"]["rounds"], r3.info["regressor"]["rounds"]]
     return res
@@ -209,14 +213,17 @@ def main(argv=None):
     ap.add_argument("--regressor-quantile", default=str(REGRESSOR_QUANTILE),
                     help="quantile of -log10(splitting) the regressor learns, or 'mean' (%(default)s)")
     ap.add_argument("--sigma", type=float, default=DEFAULTS["sigma"], help="error width of p_tls (%(default)s)")
+    ap.add_argument("--n-models", type=int, default=ENSEMBLE_SIZE,
+                    help="members of each model's ensemble (%(default)s; 1: one booster each)")
     ap.add_argument("--no-throughput", action="store_true", help="skip the throughput measurement")
     args = ap.parse_args(argv)
-    global PARAMS, QUANTILE, SIGMA
+    global PARAMS, QUANTILE, SIGMA, N_MODELS
+    N_MODELS = args.n_models
     PARAMS = args.params
     QUANTILE = None if args.regressor_quantile == "mean" else float(args.regressor_quantile)
     SIGMA = args.sigma
     print(f"regressor: {'mean' if QUANTILE is None else f'{QUANTILE} quantile'} of -log10(splitting); "
-          f"p_tls sigma {SIGMA} decades")
+          f"p_tls sigma {SIGMA} decades; {N_MODELS} member(s) per model")
 
     pairs, labels, lab = load(args.data)
     n_tls = int((lab["is_dw"] & (lab["splitting"] < TLS_SPLITTING_MAX)).sum())
@@ -281,7 +288,7 @@ def main(argv=None):
         return 0
     print("\nthroughput (one core, batch of 1e6 pairs, best of 3)")
     tp = throughput(pairs, labels)
-    print(f"  trees: classifier {tp['n_trees'][0]}, regressor {tp['n_trees'][1]}")
+    print(f"  trees (all members): classifier {tp['n_trees'][0]}, regressor {tp['n_trees'][1]}")
     print(f"  both models, Booster.predict:  {tp['pairs_per_s_predict']:.3g} pairs/s")
     print(f"  rank() end to end (features, both models, p_tls, sort): {tp['pairs_per_s_rank_end_to_end']:.3g} pairs/s")
     print(f"  training: {tp['fit_s_all_39k']:.2f} s on 39,065 labels; {tp['fit_s_117k']:.2f} s on 117,195 labels "

@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 
 from tlsfinder import TLSFinderError
 from tlsfinder.ml import (
+    ENSEMBLE_SIZE,
     DWClassifier,
     SplittingRegressor,
     TLSRanker,
@@ -77,12 +78,18 @@ def test_predictions_are_lightgbms_whatever_the_memory_layout(model, tmp_path):
     Xt = pd.DataFrame(rng.normal(size=(5000, 5)) * 1.5, columns=X.columns)
     Xt["f3"] = rng.integers(-1, 5, 5000).astype(float)
     Xt.iloc[:200] = X.iloc[:200].to_numpy()  # training points sit exactly on thresholds' sides
-    want = lgb.Booster(model_str=m.booster_.model_to_string()).predict(np.ascontiguousarray(Xt.to_numpy()))
+    # the ensemble's prediction is the average of its members' own Booster.predict
+    assert len(m.boosters_) == m.n_models == ENSEMBLE_SIZE > 1
+    C = np.ascontiguousarray(Xt.to_numpy())
+    members = [lgb.Booster(model_str=b.model_to_string()).predict(C) for b in m.boosters_]
+    want = np.sum(members, axis=0) / len(members)
+    assert np.ptp(members, axis=0).max() > 1e-3  # the members differ (own validation glasses and seed)
     got = m.predict_proba(Xt)[:, 1] if model is DWClassifier else m.predict(Xt)
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
     m.save(tmp_path / "m.txt")
-    again = model()._load(tmp_path / "m.txt", list(X.columns))
-    np.testing.assert_array_equal(again.predict_matrix(np.asfortranarray(Xt.to_numpy())), want)
+    assert (tmp_path / f"m-{ENSEMBLE_SIZE - 1}.txt").exists()
+    again = model()._load(tmp_path / "m.txt", list(X.columns), ENSEMBLE_SIZE)
+    np.testing.assert_allclose(again.predict_matrix(np.asfortranarray(Xt.to_numpy())), want, rtol=1e-14, atol=1e-15)
 
 
 # ---------------------------------------------------------------------------
@@ -379,3 +386,38 @@ def test_the_regressor_quantile_is_saved_with_the_model(tmp_path):
         r = TLSRanker.load(tmp_path / str(q))
         assert r.regressor_quantile == q and r.regressor.quantile == q
         assert ("objective=quantile" in r.regressor.booster_.model_to_string()) == (q is not None)
+
+
+def test_ensemble_members_are_saved_and_older_single_model_folders_still_load(tmp_path):
+    """An ensemble folder holds member k of each model in {model}-{k}.txt (member 0 in {model}.txt) and
+    predicts their average; a folder of one booster per model (n_models 1, or no n_models as written
+    before ensembles) loads as one; a missing member is named."""
+    pairs, labels = synthetic(n_glasses=6, per_glass=120)
+    ens = TLSRanker(seed=0, n_models=3).fit(pairs, labels)
+    assert len(ens.classifier.boosters_) == len(ens.regressor.boosters_) == 3
+    assert ens.info["classifier"]["n_models"] == 3 and len(ens.info["regressor"]["rounds_each"]) == 3
+    ens.save(tmp_path / "ens")
+    names = sorted(p.name for p in (tmp_path / "ens").glob("*.txt"))
+    assert names == ["classifier-1.txt", "classifier-2.txt", "classifier.txt",
+                     "regressor-1.txt", "regressor-2.txt", "regressor.txt"]
+    back = TLSRanker.load(tmp_path / "ens")
+    pd.testing.assert_frame_equal(back.predict(pairs), ens.predict(pairs), check_exact=True)
+    one = ens.predict(pairs)
+    single = ens.classifier.boosters_[0].predict(pairs[list(PUBLISHED_FEATURES)].to_numpy())
+    assert np.abs(one["p_dw"].to_numpy() - single).max() > 1e-3  # the average is not member 0 alone
+
+    TLSRanker(seed=0, n_models=1).fit(pairs, labels).save(tmp_path / "one")
+    meta = json.loads((tmp_path / "one" / "model.json").read_text())
+    assert meta["n_models"] == 1
+    del meta["n_models"]  # as written before ensembles
+    (tmp_path / "one" / "model.json").write_text(json.dumps(meta))
+    old = TLSRanker.load(tmp_path / "one")
+    assert old.n_models == 1 and len(old.classifier.boosters_) == 1
+    np.testing.assert_array_equal(old.predict(pairs)["p_dw"].to_numpy(),
+                                  old.classifier.boosters_[0].predict(pairs[list(PUBLISHED_FEATURES)].to_numpy()))
+
+    (tmp_path / "ens" / "regressor-2.txt").unlink()
+    with pytest.raises(TLSFinderError, match=r"regressor-2\.txt: model file missing \(member 2 of an ensemble of 3\)"):
+        TLSRanker.load(tmp_path / "ens")
+    with pytest.raises(TLSFinderError, match="n_models must be an integer >= 1"):
+        TLSRanker(n_models=0)

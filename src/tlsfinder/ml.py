@@ -12,7 +12,9 @@ learn from pairs already computed exactly (NEB + 1D Schroedinger):
 
 Both use early stopping on a validation set made of whole glasses (never rows:
 pairs of one glass are strongly correlated), optional sample weights, and a
-fixed seed.  :class:`TLSRanker` holds both, joins pairs and labels, predicts and
+fixed seed.  Each is an ensemble of :data:`ENSEMBLE_SIZE` boosters (bagging): member k
+validates on its own glasses with its own LightGBM seed, and the prediction is the
+members' average.  :class:`TLSRanker` holds both, joins pairs and labels, predicts and
 ranks, and saves everything to a folder.
 
 How the two predictions make one ranking.  The classifier's training set holds
@@ -40,7 +42,20 @@ held-out pairs, taken in ranking order, that holds 90 % of their TLS; mean +- st
   agrees: 90 % of the TLS need 2.26-2.28 % of the pairs for sigma 0.15-0.25, 2.49 % at 0.1;
   above 0.3 the TLS the classifier doubts fall to the far end (all TLS need 29 % of the
   pairs at 0.4).
-* Result: 0.81 +- 0.08 / 2.28 +- 0.14 / 8.0 +- 1.1 % of the pairs for 50 / 90 / 100 % of
+* Ensembles (:data:`ENSEMBLE_SIZE`).  One booster's ranking depends on chance: the same
+  fold trained with another LightGBM seed alone moves the share for 90 % by up to 0.4 % of
+  the pairs, and a model early-stopped on one validation set of glasses never learns from
+  them.  Five members per model, each with its own validation glasses and seed, averaged:
+  0.79 +- 0.12 / 2.13 +- 0.11 / 8.4 +- 1.4 % of the pairs for 50 / 90 / 100 % of the TLS
+  against 0.81 +- 0.08 / 2.28 +- 0.14 / 8.0 +- 1.1 % with one booster each (the same 5
+  seeds; at 90 % lower for 4 of them, by 0.15 on average); held-out R^2 0.83 against 0.76,
+  DW accuracy 0.903 against 0.896.  In a separate study (5 seeds, paired) ten members gave
+  2.14 against 2.17 for five and 2.36 for one: five keep most of the gain at half the cost.
+  The held-out error of DWs whose true y is within 0.3 decades of y_max has a standard
+  deviation of 0.19-0.22 decades for five members (0.19-0.23 for one; 5 seeds); ``sigma``
+  0.2-0.3 are equivalent at 90 % (2.13-2.16 %), and 0.2, that width, finds the last TLS
+  sooner (6.9 +- 0.7 % of the pairs against 8.4 +- 1.4 % at 0.25).
+* Before ensembles: 0.81 +- 0.08 / 2.28 +- 0.14 / 8.0 +- 1.1 % of the pairs for 50 / 90 / 100 % of
   the TLS, against 0.72 +- 0.11 / 2.32 +- 0.29 / 9.0 +- 3.0 % with the mean regressor.
   The gain is the stability over seeds and the last TLS; at 90 % the two are within the
   seed spread.  Weighting DWs by 1/splitting in the regressor (the published choice) or by
@@ -49,6 +64,16 @@ held-out pairs, taken in ranking order, that holds 90 % of their TLS; mean +- st
   seeds); a direct TLS-or-not classifier (93 %) and LambdaRank by glass (3.5 %) did
   worse.  The limit is the regressor's tail: with a perfect DW classifier the same
   regressor still needs 1.6-1.9 % (3 seeds), short of 1.5 %.
+* With ensembles (five members, 3-5 seeds, paired against 2.10-2.17 %): the published
+  1/splitting weights (mean or 0.84-quantile regressor, sigma 0.15-0.35) 2.17-2.34 %,
+  splitting^-0.5 weights 2.16-2.34 %, the quantile regressor averaged with a mean one
+  monotone in Delta_E 2.12 % (ten members; 2.14 % without), trees of 15 or 63 leaves
+  2.04-2.25 % (within the seed spread), a learning rate of 0.05 2.17 %, the 0.78 or 0.90
+  quantile instead of 0.84 2.22-2.40 % or 2.20-2.26 % (sigma 0.15-0.3); with one booster,
+  refitting on all training glasses with the early-stopped number of rounds 2.27 % (against
+  2.41 %, 8 seeds) and a TLS-or-not classifier on DWs times p_dw 3.2 % (1 seed).
+  With a perfect DW classifier the five-member regressor needs 1.77 +- 0.06 %: the features
+  do not separate TLS from DWs within ~0.2 decades of the threshold well enough for 1.5 %.
 
 The alternative order ``"dw_then_splitting"`` (pairs with p_dw >= 0.5 by predicted splitting,
 then the others) needs 2.4 % for 90 % and 65 % for all.
@@ -84,8 +109,10 @@ Selected table: the ranking columns of the chosen pairs plus ``reason``
 
 Model folder: ``model.json`` (format, features, glass ``model`` and unit ``preset`` of
 the splittings it learnt, settings, ``regressor_quantile`` (absent in older folders: the mean),
+``n_models`` (members per model; absent in older folders: 1),
 training summary, ``training_data`` (what the labels were, e.g. their T_f), provenance with package
-versions), ``classifier.txt`` and ``regressor.txt`` (LightGBM text models).  ``builtin:NAME``
+versions), ``classifier.txt`` and ``regressor.txt`` (LightGBM text models of member 0),
+``classifier-K.txt`` and ``regressor-K.txt`` for the other members K = 1, 2, ...  ``builtin:NAME``
 names a model folder shipped with the package (:data:`BUILTIN_MODELS`).  Labels files written by
 :func:`write_labels` record the same two in their Parquet metadata.  A model folder or
 labels file of another glass model or preset than the run's is refused, naming both
@@ -125,8 +152,9 @@ DEFAULTS = defaults("ml")
 TLS_SPLITTING_MAX = 0.00151
 
 #: LightGBM settings shared by both models (overridable through ``params``).  Shallow trees
-#: (max_depth 6) and a high learning rate keep the ensembles small (~30 trees each with early
-#: stopping on the published data) so ranking is cheap; on that data they rank as well as
+#: (max_depth 6) and a high learning rate keep the boosters small (17-98 trees each with early
+#: stopping on the published data, ~430 for both five-member ensembles) so ranking is cheap
+#: (3.5e4 pairs/s per core, 2.9e5 with one booster per model); on that data they rank as well as
 #: learning_rate 0.1 or unlimited depth (benchmarks/ml.py --params).
 DEFAULT_PARAMS = {
     "learning_rate": 0.2,
@@ -146,6 +174,12 @@ DEFAULT_PARAMS = {
 #: Quantile of -log10(splitting) the regressor learns (None: the mean).  Chosen with ``sigma`` by
 #: grouped cross-validation on the published data (module docstring, benchmarks/ml.py).
 REGRESSOR_QUANTILE = 0.84
+
+#: Members of each model's ensemble (bagging): member k learns with its own validation glasses and
+#: LightGBM seed (``seed + k``), and predictions are the members' average.  One booster's ranking
+#: changes with its seed alone by ~0.4 % of the pairs for 90 % of the TLS; averaging removes most of
+#: that noise (module docstring, benchmarks/ml.py --n-models).
+ENSEMBLE_SIZE = 5
 
 #: Ranking orders (``ml.order``), as the schema allows them.
 ORDERS = enum("ml.order")
@@ -396,16 +430,25 @@ class _GBM:
     def __init__(self, params: dict | None = None, *, val_fraction: float = DEFAULTS["val_fraction"],
                  early_stopping_rounds: int = DEFAULTS["early_stopping_rounds"],
                  max_rounds: int = DEFAULTS["max_rounds"], fallback_rounds: int = DEFAULTS["fallback_rounds"],
-                 seed: int = 0) -> None:
+                 seed: int = 0, n_models: int = ENSEMBLE_SIZE) -> None:
         self.params = {**DEFAULT_PARAMS, **(params or {})}
         self.val_fraction = val_fraction
         self.early_stopping_rounds = early_stopping_rounds
         self.max_rounds = max_rounds
         self.fallback_rounds = fallback_rounds
         self.seed = seed
-        self.booster_ = None
+        if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) or n_models < 1:
+            raise TLSFinderError(f"{type(self).__name__}: n_models must be an integer >= 1, got {n_models!r}")
+        self.n_models = int(n_models)
+        #: The members of the ensemble (LightGBM boosters); predictions are their average.
+        self.boosters_: list = []
         self.features_: list[str] | None = None
         self.info_: dict = {}
+
+    @property
+    def booster_(self):
+        """The first member (the whole model when ``n_models`` is 1); None before fitting."""
+        return self.boosters_[0] if self.boosters_ else None
 
     # -- training -------------------------------------------------------
     def _objective_params(self) -> dict:
@@ -418,12 +461,11 @@ class _GBM:
         """Fit on ``X`` (DataFrame of features, or array), targets ``y``.
 
         ``groups`` (glass of each row) gives the validation split for early
-        stopping; ``val_mask`` (boolean per row) imposes one instead.  Without
-        either, or with a single glass, ``fallback_rounds`` boosting rounds are
-        run without early stopping.
+        stopping; ``val_mask`` (boolean per row, or one such row per member) imposes one
+        instead.  Without either, or with a single glass, ``fallback_rounds`` boosting
+        rounds are run without early stopping.  Each of the ``n_models`` members draws its
+        own validation glasses and LightGBM seed (``seed + k`` for member k).
         """
-        import lightgbm as lgb
-
         if isinstance(X, pd.DataFrame):
             features = [str(c) for c in X.columns]
         else:
@@ -439,16 +481,56 @@ class _GBM:
             w = np.asarray(sample_weight, dtype=float)
             if w.shape != (len(M),) or not np.isfinite(w).all() or (w < 0).any():
                 raise TLSFinderError(f"{type(self).__name__}.fit: sample_weight must be {len(M)} finite non-negative numbers")
+        masks = self._member_masks(val_mask, groups, len(M))
+        members = [self._fit_member(M, t, w, masks[k], self.seed + k, features) for k in range(self.n_models)]
+        if not members[0]["early_stopping"]:
+            log.warning("%s: no validation glasses; %d rounds without early stopping", type(self).__name__,
+                        members[0]["rounds"])
+        self.boosters_ = [m.pop("booster") for m in members]
+        self.features_ = features
+        first = members[0]
+        self.info_ = {
+            "n_train": first["n_train"],
+            "n_val": first["n_val"],
+            "n_glasses_val": int(pd.Series(np.asarray(groups)[masks[0]]).nunique()) if groups is not None else 0,
+            "n_models": self.n_models,
+            "rounds": int(round(np.mean([m["rounds"] for m in members]))),
+            "rounds_each": [m["rounds"] for m in members],
+            "early_stopping": first["early_stopping"],
+            "train_seconds": round(sum(m["train_seconds"] for m in members), 3),
+            "val": {k: float(np.mean([m["val"][k] for m in members])) for k in first["val"]},
+        }
+        return self
+
+    def _member_masks(self, val_mask, groups, n: int) -> np.ndarray:
+        """(n_models, n) boolean array: the validation rows of each member.
+
+        ``val_mask``: one mask (every member validates on it) or one per member; without it, member k
+        draws its validation glasses from ``groups`` with seed ``seed + k`` (none without groups).
+        """
         if val_mask is None:
-            val_mask = (glass_split(groups, self.val_fraction, np.random.default_rng(self.seed))
-                        if groups is not None else np.zeros(len(M), dtype=bool))
-        val_mask = np.asarray(val_mask, dtype=bool)
+            if groups is None:
+                return np.zeros((self.n_models, n), dtype=bool)
+            return np.array([glass_split(groups, self.val_fraction, np.random.default_rng(self.seed + k))
+                             for k in range(self.n_models)], dtype=bool).reshape(self.n_models, n)
+        masks = np.asarray(val_mask, dtype=bool)
+        if masks.ndim == 1:
+            masks = np.broadcast_to(masks, (self.n_models, len(masks)))
+        if masks.shape != (self.n_models, n):
+            raise TLSFinderError(f"{type(self).__name__}.fit: val_mask must have {n} rows (or {self.n_models} x {n} "
+                                 f"for the ensemble's members), got shape {masks.shape}")
+        return masks
+
+    def _fit_member(self, M, t, w, val_mask, seed: int, features) -> dict:
+        """Train one booster (early stopping on the ``val_mask`` rows, if any); its booster and summary."""
+        import lightgbm as lgb
+
         if val_mask.all():  # e.g. every labelled DW sits in the validation glasses: use them all, no early stopping
             log.warning("%s: all %d rows are in the validation glasses; training on all of them", type(self).__name__,
                         len(M))
             val_mask = np.zeros(len(M), dtype=bool)
         tr = ~val_mask
-        params = {**self.params, **self._objective_params(), "seed": self.seed}
+        params = {**self.params, **self._objective_params(), "seed": seed}
         dtrain = lgb.Dataset(M[tr], t[tr], weight=None if w is None else w[tr], feature_name=_safe_names(features),
                              free_raw_data=True)
         t0 = time.perf_counter()
@@ -462,19 +544,8 @@ class _GBM:
         else:
             booster = lgb.train(params, dtrain, self.fallback_rounds)
             best, val_score = booster.current_iteration(), {}
-            log.warning("%s: no validation glasses; %d rounds without early stopping", type(self).__name__, best)
-        self.booster_ = booster
-        self.features_ = features
-        self.info_ = {
-            "n_train": int(tr.sum()),
-            "n_val": int(val_mask.sum()),
-            "n_glasses_val": int(pd.Series(np.asarray(groups)[val_mask]).nunique()) if groups is not None else 0,
-            "rounds": int(best),
-            "early_stopping": bool(val_mask.any()),
-            "train_seconds": round(time.perf_counter() - t0, 3),
-            "val": val_score,
-        }
-        return self
+        return {"booster": booster, "n_train": int(tr.sum()), "n_val": int(val_mask.sum()), "rounds": int(best),
+                "early_stopping": bool(val_mask.any()), "train_seconds": time.perf_counter() - t0, "val": val_score}
 
     # -- prediction -----------------------------------------------------
     def _check_fitted(self):
@@ -482,9 +553,13 @@ class _GBM:
             raise TLSFinderError(f"{type(self).__name__}: not fitted")
 
     def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Probability (classifier) or value (regressor) for each row of a checked feature matrix."""
+        """Probability (classifier) or value (regressor) for each row of a checked feature matrix:
+        the average over the ensemble's members."""
         self._check_fitted()
-        return self.booster_.predict(M, num_threads=1)
+        out = self.boosters_[0].predict(M, num_threads=1)
+        for b in self.boosters_[1:]:
+            out += b.predict(M, num_threads=1)
+        return out / len(self.boosters_) if len(self.boosters_) > 1 else out
 
     def _predict_values(self, X) -> np.ndarray:
         self._check_fitted()
@@ -492,25 +567,38 @@ class _GBM:
 
     # -- persistence ----------------------------------------------------
     def save(self, path: str | Path) -> None:
+        """Write member 0 to ``path`` (a LightGBM text model) and member k to :func:`member_path`."""
         self._check_fitted()
-        path = Path(path)
-        path.write_text(self.booster_.model_to_string())
+        for k, b in enumerate(self.boosters_):
+            member_path(path, k).write_text(b.model_to_string())
 
-    def _load(self, path: str | Path, features: list[str]):
+    def _load(self, path: str | Path, features: list[str], n_models: int = 1):
         import lightgbm as lgb
 
-        path = Path(path)
-        if not path.exists():
-            raise TLSFinderError(f"{path}: model file missing")
-        try:
-            self.booster_ = lgb.Booster(model_file=str(path))
-        except Exception as exc:
-            raise TLSFinderError(f"{path}: not a LightGBM model ({exc})") from exc
-        names = self.booster_.feature_name()
-        if names != _safe_names(features):
-            raise TLSFinderError(f"{path}: the booster's features {names} differ from the model's list {features}")
+        boosters = []
+        for k in range(n_models):
+            p = member_path(path, k)
+            if not p.exists():
+                raise TLSFinderError(f"{p}: model file missing (member {k} of an ensemble of {n_models})")
+            try:
+                b = lgb.Booster(model_file=str(p))
+            except Exception as exc:
+                raise TLSFinderError(f"{p}: not a LightGBM model ({exc})") from exc
+            names = b.feature_name()
+            if names != _safe_names(features):
+                raise TLSFinderError(f"{p}: the booster's features {names} differ from the model's list {features}")
+            boosters.append(b)
+        self.boosters_ = boosters
+        self.n_models = n_models
         self.features_ = list(features)
         return self
+
+
+def member_path(path: str | Path, k: int) -> Path:
+    """File of member ``k`` of an ensemble saved at ``path``: ``path`` itself for member 0 (so a folder
+    of one model is as before), ``{stem}-{k}{suffix}`` beside it for the others."""
+    path = Path(path)
+    return path if k == 0 else path.with_name(f"{path.stem}-{k}{path.suffix}")
 
 
 def _safe_names(features: list[str]) -> list[str]:
@@ -603,7 +691,8 @@ class TLSRanker:
     preset refuses it (:func:`check_model_provenance`).  Without them the threshold is
     ``tls_splitting_max`` (default: the published :data:`TLS_SPLITTING_MAX`).
     ``regressor_quantile``: the quantile of -log10(splitting) the regressor learns (None: the
-    mean); saved in model.json.
+    mean); saved in model.json.  ``n_models``: boosters per model (:data:`ENSEMBLE_SIZE`),
+    averaged; saved in model.json.
     """
 
     def __init__(self, features=PUBLISHED_FEATURES, *, model: str | None = None, preset: str | None = None,
@@ -612,7 +701,7 @@ class TLSRanker:
                  val_fraction: float = DEFAULTS["val_fraction"],
                  early_stopping_rounds: int = DEFAULTS["early_stopping_rounds"], max_rounds: int = DEFAULTS["max_rounds"],
                  fallback_rounds: int = DEFAULTS["fallback_rounds"], seed: int = 0,
-                 regressor_quantile: float | None = REGRESSOR_QUANTILE) -> None:
+                 regressor_quantile: float | None = REGRESSOR_QUANTILE, n_models: int = ENSEMBLE_SIZE) -> None:
         self.features = list(features)
         if not self.features:
             raise TLSFinderError("TLSRanker: empty feature list")
@@ -629,10 +718,11 @@ class TLSRanker:
         self.order = order
         self.seed = seed
         kw = dict(params=params, val_fraction=val_fraction, early_stopping_rounds=early_stopping_rounds,
-                  max_rounds=max_rounds, fallback_rounds=fallback_rounds, seed=seed)
+                  max_rounds=max_rounds, fallback_rounds=fallback_rounds, seed=seed, n_models=n_models)
         self.classifier = DWClassifier(**kw)
         self.regressor = SplittingRegressor(**kw, quantile=regressor_quantile)
         self.regressor_quantile = self.regressor.quantile
+        self.n_models = self.classifier.n_models
         self.info: dict = {}
         #: What the labels were (source, T_f of the glasses...), saved as ``training_data`` in model.json.
         self.training_data: dict = {}
@@ -642,8 +732,8 @@ class TLSRanker:
         """Train both models on the labelled pairs.
 
         ``sample_weight``: None, an array aligned with ``labels`` rows, or the
-        name of a column of ``labels``.  The validation glasses are the same for
-        both models (drawn with ``seed``).
+        name of a column of ``labels``.  Member k of both ensembles validates on the
+        same glasses (drawn with ``seed + k``).
         """
         check_pairs_table(pairs, self.features, source="pairs")
         labels = training_labels(check_labels_table(labels, source="labels"), pairs)
@@ -657,15 +747,17 @@ class TLSRanker:
                 raise TLSFinderError(f"labels: no weight column {sample_weight!r} (have {list(labels.columns)})")
             sample_weight = labels[sample_weight].to_numpy(dtype=float)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        val = glass_split(groups, self.classifier.val_fraction, np.random.default_rng(self.seed))
+        vals = np.array([glass_split(groups, self.classifier.val_fraction, np.random.default_rng(self.seed + k))
+                         for k in range(self.n_models)], dtype=bool).reshape(self.n_models, len(labels))
+        val = vals[0]
         is_dw = labels["is_dw"].to_numpy()
         t0 = time.perf_counter()
-        self.classifier.fit(X, is_dw, groups=groups, sample_weight=w, val_mask=val)
+        self.classifier.fit(X, is_dw, groups=groups, sample_weight=w, val_mask=vals)
         reg = is_dw & np.isfinite(labels["splitting"].to_numpy())
         if not reg.any():
             raise TLSFinderError("labels: no double well with a splitting; the regressor cannot be trained")
         self.regressor.fit(X[reg], labels["splitting"].to_numpy()[reg], groups=groups[reg],
-                           sample_weight=None if w is None else w[reg], val_mask=val[reg])
+                           sample_weight=None if w is None else w[reg], val_mask=vals[:, reg])
         s = labels["splitting"].to_numpy()
         self.info = {
             "n_labels": int(len(labels)),
@@ -718,6 +810,7 @@ class TLSRanker:
                 "tls_splitting_max": self.tls_splitting_max,
                 "sigma": self.sigma,
                 "regressor_quantile": self.regressor_quantile,
+                "n_models": self.n_models,
                 "order": self.order,
                 "seed": self.seed,
                 "params": self.classifier.params,
@@ -753,15 +846,18 @@ class TLSRanker:
         meta = cls.read_meta(path)
         _check_provenance("a model trained on splittings", path, _model_provenance(meta), model, preset)
         settings = meta.get("settings", {})
+        n_models = meta.get("n_models", 1)  # older folders: one booster per model
+        if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
+            raise TLSFinderError(f"{path / 'model.json'}: n_models must be an integer >= 1, got {n_models!r}")
         if meta.get("model") is not None and meta.get("preset") is not None:  # older folders: threshold only
             kw = {"model": meta["model"], "preset": meta["preset"]}
         else:
             kw = {"tls_splitting_max": meta["tls_splitting_max"]}
         self = cls(meta["features"], **kw, sigma=meta["sigma"],
                    order=meta.get("order", DEFAULTS["order"]), params=meta.get("params"), seed=meta.get("seed", 0),
-                   regressor_quantile=meta.get("regressor_quantile"), **settings)
-        self.classifier._load(path / "classifier.txt", self.features)
-        self.regressor._load(path / "regressor.txt", self.features)
+                   regressor_quantile=meta.get("regressor_quantile"), n_models=n_models, **settings)
+        self.classifier._load(path / "classifier.txt", self.features, n_models)
+        self.regressor._load(path / "regressor.txt", self.features, n_models)
         self.info = meta.get("training", {})
         self.training_data = meta.get("training_data") or {}
         self.meta = meta
