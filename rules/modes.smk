@@ -8,6 +8,7 @@
 # per glass, mode overlaps and the 1D check of its DWs, and the strain coupling of its TLS and
 # near-threshold DWs.  The report section (report_modes) runs after the report, whose n0 it uses.
 
+from tlsfinder.modes_stage import stages
 from tlsfinder.workflow import dw_stage_inputs, modes_report_inputs, modes_targets
 
 
@@ -122,19 +123,27 @@ rule report_modes:
     input:
         # dw_modes enters through the catalogue; listed here too so that a dry run shows its jobs
         unpack(lambda wc: modes_report_inputs(config)),
+        # the per-mode frequencies of the sampled IS: D(omega) and I(omega)/omega^5 of the figures
+        modes_table=lambda wc: per_glass(paths.MODES_TABLE) if stages(config)["modes"] else [],
         # the report's catalogue (with the dw_modes and coupling columns) and its n0
         catalogue=f"{paths.REPORT_DIR}/tls_catalogue.parquet",
         n0=f"{paths.REPORT_DIR}/n0.csv",
     output:
+        # names: tlsfinder.report.modes.MODES_FILES
         elastic=report_file("elastic.csv", "elastic.rst", "Modes and coupling"),
         coupling=report_file("coupling.csv", "coupling.rst", "Modes and coupling"),
         modes=report_file("modes.csv", "modes.rst", "Modes and coupling"),
+        plot_dw_linear=report_file("dw_linear_modes.png", "dw_linear_modes.rst", "Modes and coupling"),
+        plot_dw_nonlinear=report_file("dw_nonlinear_modes.png", "dw_nonlinear_modes.rst", "Modes and coupling"),
+        plot_dos=report_file("qlm_dos.png", "qlm_dos.rst", "Modes and coupling"),
     log:
         paths.log("report", "modes"),
     params:
         model=config["model"],
         units=config["units"],
         modes=config["modes"],
+        # loop.preset: the splitting and TLS flag the DW figures use
+        loop=config["loop"],
     resources:
         mem_mb=2000,
         runtime=10,

@@ -115,6 +115,28 @@ def test_glass_aqs_and_hessian_moduli_agree(glass):
     assert np.abs(u_aqs - u_lin).max() < 0.03 * np.abs(u_lin).max()
 
 
+def test_aqs_retries_at_smaller_strains_when_the_response_is_anharmonic(ka2_small):
+    """At strains +-4e-3, +-8e-3 the non-affine response of a quenched N = 300 KA2 glass is no longer
+    odd in the strain to 20 % (its quadratic part grows with the strain), which the identity test
+    cannot tell from a plastic event: without retries AQS refuses; with them it retries at strains
+    4 times smaller, which pass, and G, K agree with the Hessian route."""
+    model, pos, _, species = ka2_small
+    x, _, _ = el.relax(el.Deformed(model, model.box), pos, species, ftol=1e-10)
+    with pytest.raises(TLSFinderError, match="changed identity"):
+        el.aqs_moduli(model, x, model.box, species, strains=(4e-3, 8e-3), shrink_tries=0)
+    res = el.aqs_moduli(model, x, model.box, species, strains=(4e-3, 8e-3))
+    assert res.strains == pytest.approx((1e-3, 2e-3), rel=1e-12)
+    assert len(res.problems) == 1 and "strains up to 0.008" in res.problems[0]
+    hm = el.hessian_moduli(model, x, model.box, species)
+    assert res.G == pytest.approx(hm.G, rel=3e-3)
+    assert res.K == pytest.approx(hm.K, rel=3e-3)
+    # a set of strains that never passes: every attempt is named in the error
+    with pytest.raises(TLSFinderError, match="every strain size.*0.008.*0.002"):
+        el.aqs_moduli(model, x, model.box, species, strains=(4e-3, 8e-3), identity_tol=1e-4, shrink_tries=1)
+    with pytest.raises(TLSFinderError, match="shrink"):
+        el.aqs_moduli(model, x, model.box, species, shrink=1.0)
+
+
 def test_deformed_geometry_against_finite_differences(ka2_small):
     """In a sheared and stretched box: forces are -grad E, the Hessian is -grad F, and the virial
     stress sigma_xy is (1/V) dE/dgamma of the affine deformation."""

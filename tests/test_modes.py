@@ -409,6 +409,30 @@ def test_two_cycle_is_detected_and_mixing_reaches_the_fixed_point():
         M.nonlinear_mode(toy, toy.x0, box, species, start, mixing=0.0)
 
 
+def test_two_cycle_fallback_is_recorded_in_the_double_well_row():
+    """A double well whose r_AB starts Eq. 6 in the 2-cycle of the toy above: the search from r_AB is
+    redone with mixing 0.5, converges, and its row says so (nl_mixing 0.5, reason empty); without the
+    fallback the row keeps the failure (not converged, NaN overlaps, the reason names the 2-cycle)."""
+    n = 4
+    k = np.r_[1.0, 0.5, np.linspace(2.0, 4.0, 3 * n - 5)]
+    a = np.zeros((2, 3 * n - 3))
+    a[0, 0] = 1.0
+    a[1, :2] = -0.5, math.sqrt(3) / 2
+    toy = _CubicToy(n, k, [1.0, 1.0], a, seed=2)
+    box, species = np.full(3, 10.0), np.zeros(n)
+    r_ab = 0.5 * toy.Q[:, :3] @ np.array([math.cos(0.3), math.sin(0.3), 0.1])
+    modes = M.normal_modes(toy, toy.x0, box, species)
+    analysis = {"modes": modes, "qlm": np.zeros(len(modes.frequencies), bool)}
+    pos_b = toy.x0 + r_ab.reshape(-1, 3)
+    row = M.double_well_nonlinear_modes(toy, toy.x0, pos_b, box, species, analysis=analysis, tol=1e-10).row()
+    assert row["nl_converged"] and row["nl_mixing"] == 0.5 and row["nl_reason"] == ""
+    assert 0 < row["nl_c"] <= 1
+    bare = M.double_well_nonlinear_modes(toy, toy.x0, pos_b, box, species, analysis=analysis, tol=1e-10,
+                                         fallback_mixing=None).row()
+    assert not bare["nl_converged"] and bare["nl_mixing"] == 1.0 and "2-cycle" in bare["nl_reason"]
+    assert math.isnan(bare["nl_c"]) and math.isnan(bare["nl_a"])
+
+
 def test_double_well_nonlinear_modes_ka2(ka2_three_minima):
     """The KA2 double well IS0 -> IS1 (compact, PR ~ 4): the nonlinear mode started from r_AB
     overlaps r_AB better than every linear mode of IS0 (c and a, Khomenko et al. (2021) Fig. 7; a

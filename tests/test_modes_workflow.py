@@ -178,31 +178,43 @@ def test_report_section_tables_written(tmp_path, two_glasses):
     assert pd.read_csv(tmp_path / "coupling.csv").empty
 
 
-def test_aqs_retries_with_smaller_strains_when_the_identity_check_fails():
-    """A glass whose +eps / -eps responses differ too much at the configured strains is retried at
-    strains 4x smaller (twice at most); a glass that fails every time raises the last error."""
-    from types import SimpleNamespace
+def test_is_library_glass_id_is_str_whatever_h5py_returns(two_glasses, tmp_path):
+    """read_is_library gives the glass id as str, also from a fixed-length bytes attribute (what h5py
+    returns for one written as numpy bytes), and so do its users: the modes stage and the loop's
+    library header (n_IS and box without the positions)."""
+    import h5py
 
-    from tlsfinder import TLSFinderError
-    from tlsfinder.modes_stage import _aqs_shrinking
+    from tlsfinder.explore import read_is_library
+    from tlsfinder.identity import library_header
 
-    settings = {"strains": [5e-5, 1e-4], "ftol": 1e-10, "identity_tol": 0.2}
-    calls = []
+    model, species, lib, files = two_glasses
+    f = write_is_library(tmp_path / "bytes.h5", model, species, lib[:2], glass="T0.5/g7")
+    with h5py.File(f, "r+") as h:
+        h.attrs["glass"] = np.bytes_(b"T0.5/g7")
+    with h5py.File(f, "r") as h:
+        assert isinstance(h.attrs["glass"], bytes)  # the case the decoding is for
+    for path, glass in ((files[0], "T0.5/g0"), (f, "T0.5/g7")):
+        got = read_is_library(path)
+        assert type(got["glass"]) is str and got["glass"] == glass
+        header = library_header(path)
+        assert header[0] == glass and type(header[0]) is str
+        assert header[1] == len(got["energy"]) and np.array_equal(header[2], model.box)
+        assert S.Minima(path).glass == glass
+    assert "positions" not in read_is_library(f, positions=False)
 
-    def soft_glass(model, x, box, species, strains, ftol, identity_tol):
-        calls.append(list(strains))
-        if max(strains) > 3e-5:
-            raise TLSFinderError(f"identity changed at {max(strains)}")
-        return SimpleNamespace(G=1.0, K=2.0, pressure=0.0)
 
-    res, used = _aqs_shrinking(None, None, None, None, settings, soft_glass)
-    assert used == [1.25e-5, 2.5e-5] and calls == [[5e-5, 1e-4], [1.25e-5, 2.5e-5]] and res.G == 1.0
+def test_report_modes_rule_outputs_are_the_section_files():
+    """rule report_modes declares exactly the files make_modes_report writes (tables and figures), each
+    with a caption file of the Snakemake report."""
+    from pathlib import Path
 
-    def plastic(model, x, box, species, strains, ftol, identity_tol):
-        calls.append(list(strains))
-        raise TLSFinderError(f"plastic at {max(strains)}")
+    from tlsfinder.report.modes import MODES_FILES
 
-    calls.clear()
-    with pytest.raises(TLSFinderError, match="plastic at 6.25e-06"):
-        _aqs_shrinking(None, None, None, None, settings, plastic)
-    assert len(calls) == 3
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "rules/modes.smk").read_text()
+    rule = text[text.index("rule report_modes:"):]
+    outputs = rule[rule.index("output:"):rule.index("log:")]
+    declared = re.findall(r'(\w+)=report_file\("([^"]+)", "([^"]+)"', outputs)
+    assert {k: name for k, name, _ in declared} == MODES_FILES
+    for _, _, caption in declared:
+        assert (root / "report" / caption).read_text().strip()

@@ -202,6 +202,8 @@ class AQSResult:
     pressures: np.ndarray = field(repr=False)  # p at each hydrostatic strain
     nonaffine: dict = field(repr=False, default_factory=dict)  # strain geometry -> {strain: u (N, 3)}
     fit_residual: dict = field(default_factory=dict)  # rms residual of each quadratic fit / spread
+    strains: tuple = ()  # the strain amplitudes used (after any retries at smaller strains)
+    problems: list = field(default_factory=list)  # why each earlier, larger set of strains was refused
 
 
 def _strain_grid(strains) -> np.ndarray:
@@ -246,7 +248,8 @@ def _check_identity(u: dict, geometry: str, tol: float) -> None:
 
 
 def aqs_moduli(model, positions, box, species, strains=(5e-5, 1e-4), ftol_input: float = 1e-6,
-               ftol: float = 1e-10, identity_tol: float = 0.2) -> AQSResult:
+               ftol: float = 1e-10, identity_tol: float = 0.2, shrink: float = 4.0,
+               shrink_tries: int = 2) -> AQSResult:
     """G and K by athermal quasi-static deformation (Mocanu et al. (2023) Eq. 17).
 
     The minimum (max |F| <= ``ftol_input``, else TLSFinderError) is polished to ``ftol``, then
@@ -254,14 +257,43 @@ def aqs_moduli(model, positions, box, species, strains=(5e-5, 1e-4), ftol_input:
     gamma, eps in 0 and +-``strains``, and re-minimised at each strain.  G is the slope at
     gamma = 0 of a least-squares quadratic sigma_xy(gamma); K = -V0 dp/dV at V0 from p(V) alike.
     Each strained minimum must be the same minimum (non-affine displacement odd and linear in the
-    strain within ``identity_tol``) and reach max |F| <= 100 ``ftol``, else TLSFinderError.
+    strain within ``identity_tol``) and reach max |F| <= 100 ``ftol``.
+
+    When a set of strains fails either test, all of them are divided by ``shrink`` and tried again,
+    at most ``shrink_tries`` times (as :func:`tlsfinder.coupling.strain_coupling` does).  Why: a
+    glass with very soft quasi-localised modes responds anharmonically already at 1e-4 (a KA2
+    N = 1200 glass: +eps and -eps responses differing by 22 % of the linear one, each strained
+    minimum relaxing back to the original one at zero strain), which the identity test cannot tell
+    from a change of identity; at 2.5e-5 its G and K matched the Hessian's to 1e-4.  A true
+    plastic event fails at every size.  ``strains`` of the result: the amplitudes used;
+    ``problems``: the refused attempts.  All attempts failing: TLSFinderError naming each.
     """
+    if not (shrink > 1.0 and int(shrink_tries) == shrink_tries and shrink_tries >= 0):
+        raise TLSFinderError(f"AQS: need shrink > 1 and an integer shrink_tries >= 0, got {shrink}, {shrink_tries}")
     species = np.asarray(species)
     check_minimum(model, positions, box, species, ftol_input)
     x0, _, fm0 = relax(Deformed(model, box), positions, species, ftol=ftol)
     _check_relaxed(fm0, 0.0, "unstrained", ftol)
     solver0 = PinnedSolver(model.hessian(x0, box, species))  # reused at every small strain
-    grid = _strain_grid(strains)
+    amps = _strain_grid(strains)
+    amps = amps[amps > 0]
+    problems = []
+    for attempt in range(int(shrink_tries) + 1):
+        try:
+            res = _aqs_at(model, x0, box, species, amps, ftol, identity_tol, solver0)
+        except TLSFinderError as exc:
+            problems.append(f"strains up to {amps[-1]:.3g}: {exc}")
+            amps = amps / shrink
+            continue
+        res.problems = problems
+        return res
+    raise TLSFinderError(f"AQS failed at every strain size ({shrink_tries} retries, each {shrink:g} times "
+                         f"smaller): " + "; ".join(problems))
+
+
+def _aqs_at(model, x0, box, species, amps, ftol: float, identity_tol: float, solver0) -> AQSResult:
+    """The AQS moduli of the polished minimum ``x0`` at strain amplitudes ``amps`` (:func:`aqs_moduli`)."""
+    grid = np.concatenate([-amps[::-1], [0.0], amps])
     out = {}
     for name, direction in (("shear", SHEAR_XY), ("hydrostatic", HYDROSTATIC)):
         stresses, vols, u = [], [], {}
@@ -285,7 +317,7 @@ def aqs_moduli(model, positions, box, species, strains=(5e-5, 1e-4), ftol_input:
     return AQSResult(G=G, K=-v0 * slope, pressure=pressure_of(out["shear"][0][len(grid) // 2]),
                      shear_strains=grid, shear_stress=s_shear, volumes=vols, pressures=p,
                      nonaffine={k: v[2] for k, v in out.items()},
-                     fit_residual={"shear": res_g, "hydrostatic": res_k})
+                     fit_residual={"shear": res_g, "hydrostatic": res_k}, strains=tuple(float(a) for a in amps))
 
 
 def _slope_at(x, x0, y) -> tuple[float, float]:

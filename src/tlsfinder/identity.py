@@ -148,11 +148,11 @@ def read_minima(path) -> dict:
             if h.attrs.get("format") != NEB_MINIMA_FORMAT:
                 raise TLSFinderError(f"{path}: not a NEB-minima file (format {h.attrs.get('format')!r})")
             out = {
-                "glass": [g.decode() if isinstance(g, bytes) else str(g) for g in h["glass"][()]],
+                "glass": list(h["glass"].asstr()[()]),
                 "id": [int(k) for k in h["id"][()]],
                 "positions": list(h["positions"][()]),
                 "energy": [float(e) for e in h["energy"][()]],
-                "found_by": [g.decode() if isinstance(g, bytes) else str(g) for g in h["found_by"][()]],
+                "found_by": list(h["found_by"].asstr()[()]),
                 "iteration": [int(k) for k in h["iteration"][()]],
             }
     except TLSFinderError:
@@ -164,21 +164,10 @@ def read_minima(path) -> dict:
 
 def library_header(path) -> tuple[str, int, np.ndarray]:
     """(glass id, n_IS, box) of an IS library, without reading its positions."""
-    import h5py
+    from .explore import read_is_library
 
-    from .explore import ISLIB_FORMAT
-
-    try:
-        with h5py.File(path, "r") as h:
-            if h.attrs.get("format") != ISLIB_FORMAT:
-                raise TLSFinderError(f"{path}: not a tlsfinder IS library (format {h.attrs.get('format')!r})")
-            glass = h.attrs["glass"]
-            return (glass.decode() if isinstance(glass, bytes) else str(glass), int(h["energy"].shape[0]),
-                    np.asarray(h.attrs["box"], dtype=float))
-    except TLSFinderError:
-        raise
-    except (OSError, KeyError) as exc:
-        raise TLSFinderError(f"{path}: unreadable IS library ({exc})") from exc
+    lib = read_is_library(path, positions=False)
+    return lib["glass"], int(len(lib["energy"])), np.asarray(lib["box"], dtype=float)
 
 
 def merge_iteration(tables: list[pd.DataFrame], batch_minima: list[dict], previous: dict | None,

@@ -624,7 +624,10 @@ class DoubleWellModes:
     rab_pr: float
 
     def row(self) -> dict:
-        """Flat scalar columns for a catalogue (names stable; ``nl_`` from r_AB, ``nlq_`` from the QLM)."""
+        """Flat scalar columns for a catalogue (names stable; ``nl_`` from r_AB, ``nlq_`` from the QLM).
+        Per search: ``*_converged``, ``*_mixing`` (1 = Eq. 6 as published; the fallback value, e.g. 0.5,
+        when the undamped search failed, e.g. in a 2-cycle) and ``*_reason`` (why the last search
+        did not converge, "" if it did)."""
         out = {"lin_c": self.linear.c, "lin_c_mode": self.linear.c_mode, "lin_c_omega": self.linear.c_omega,
                "lin_c_pr": self.linear.c_pr, "lin_a": self.linear.a, "lin_a_mode": self.linear.a_mode,
                "lin_a_omega": self.linear.a_omega, "lin_a_pr": self.linear.a_pr,
@@ -633,6 +636,7 @@ class DoubleWellModes:
                "qlm_c": self.c_qlm_start, "qlm_a": self.a_qlm_start, "nlq_c": self.c_qlm, "nlq_a": self.a_qlm}
         for pre, m in (("nl", self.from_rab), ("nlq", self.from_qlm)):
             out.update({f"{pre}_converged": m.converged, f"{pre}_iterations": m.iterations, f"{pre}_mixing": m.mixing,
+                        f"{pre}_reason": m.reason,
                         f"{pre}_kappa": m.kappa,
                         f"{pre}_tau": m.tau, f"{pre}_barrier": m.barrier, f"{pre}_pr": m.participation,
                         f"{pre}_residual": m.residual})

@@ -79,8 +79,7 @@ def _library(path):
     from .models import model_from_config
 
     lib = read_is_library(path)
-    glass = lib["glass"].decode() if isinstance(lib["glass"], bytes) else str(lib["glass"])
-    return lib, model_from_config(lib["model"]), glass
+    return lib, model_from_config(lib["model"]), lib["glass"]
 
 
 def sample_ids(n_is: int, sample: int, seed: int, glass: str) -> list[int]:
@@ -145,8 +144,11 @@ def glass_elastic(library_path, settings: dict, mass: float) -> pd.DataFrame:
     t0 = time.perf_counter()
     try:
         if settings["aqs"]:
-            a, strains = _aqs_shrinking(model, x, box, species, settings, aqs_moduli)
-            row.update(G_aqs=a.G, K_aqs=a.K, pressure=a.pressure, aqs_strain_max=max(strains))
+            a = aqs_moduli(model, x, box, species, strains=settings["strains"], ftol=settings["ftol"],
+                           identity_tol=settings["identity_tol"])
+            for p in a.problems:  # retried at smaller strains (tlsfinder.elastic.aqs_moduli)
+                log.warning("%s: IS 0: AQS %s", library_path, p)
+            row.update(G_aqs=a.G, K_aqs=a.K, pressure=a.pressure, aqs_strain_max=max(a.strains))
         if settings["hessian"]:
             h = hessian_moduli(model, x, box, species)
             row.update(G_hessian=h.G, K_hessian=h.K, pressure=h.pressure)
@@ -158,25 +160,6 @@ def glass_elastic(library_path, settings: dict, mass: float) -> pd.DataFrame:
     row.update(method=route, **acoustic_summary(row[f"G_{route}"], row[f"K_{route}"], len(species), box, mass=mass))
     row["wall_s"] = time.perf_counter() - t0
     return pd.DataFrame([row])
-
-
-def _aqs_shrinking(model, x, box, species, settings: dict, aqs_moduli, shrink: float = 4.0, tries: int = 2):
-    """AQS moduli at ``settings["strains"]``; when the identity check fails, again at strains
-    ``shrink`` times smaller, at most ``tries`` times.  Why: a glass with very soft QLMs responds
-    anharmonically already at 1e-4 (a KA2 N = 1200 glass: +eps and -eps responses differing by
-    22 % of the linear one, each strained minimum relaxing back to the original one at zero
-    strain), which the check takes for a change of identity; at 2.5e-5 its G and K matched the
-    Hessian's to 1e-4.  Returns (moduli, strains used); the last failure is raised."""
-    strains = [float(e) for e in settings["strains"]]
-    for attempt in range(tries + 1):
-        try:
-            return aqs_moduli(model, x, box, species, strains=strains, ftol=settings["ftol"],
-                              identity_tol=settings["identity_tol"]), strains
-        except TLSFinderError as exc:
-            if attempt == tries:
-                raise
-            log.warning("AQS at strains %s: %s; again at strains / %g", strains, exc, shrink)
-            strains = [e / shrink for e in strains]
 
 
 def tf_elastic(frames) -> pd.DataFrame:

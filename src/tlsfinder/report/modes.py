@@ -13,10 +13,15 @@ strength C uses the report's n0 and nothing is counted twice.  Writes
   (``c_err``), the fraction whose best mode is a QLM, mean ``nlq_a`` (nonlinear mode from the
   softest QLM), the TLS checked along their path and how many the 1D check flags.
 * ``coupling.csv``: :func:`tlsfinder.modes_stage.coupling_table`.
+
+and the figures of :data:`.modes_plots.MODES_FIGURE_FILES` (:mod:`.modes_plots`), which also read
+the per-mode tables (``modes_table``) and the DW-modes tables (``dw_modes``) of every glass.
+:func:`discover_modes_inputs` finds the inputs in a results folder (``tlsfinder report``).
 """
 
 from __future__ import annotations
 
+import glob
 import math
 from pathlib import Path
 
@@ -29,8 +34,14 @@ from ..models import model_from_config
 from ..modes_stage import coupling_table, section
 from ..neb import settings_from_config
 from .inputs import MODES_OUTPUT_FILES, read_tables
+from .modes_plots import MODES_FIGURE_FILES, a4_versus_n0, dw_table, plot_dos, plot_dw_linear, plot_dw_nonlinear
 
-MODES_INPUT_KEYS = ("catalogue", "n0", "elastic", "modes_summary", "coupling")
+MODES_INPUT_KEYS = ("catalogue", "n0", "elastic", "modes_summary", "modes_table", "dw_modes", "coupling")
+#: Every file :func:`make_modes_report` writes: the tables, then the figures (key -> name).
+MODES_FILES = {**MODES_OUTPUT_FILES, **MODES_FIGURE_FILES}
+#: Where the per-glass / per-T_f inputs of the stage lie (templates of :mod:`tlsfinder.paths`).
+_STAGE_TEMPLATES = {"elastic": paths.ELASTIC_TF, "modes_summary": paths.MODES_SUMMARY,
+                    "modes_table": paths.MODES_TABLE, "dw_modes": paths.DW_MODES, "coupling": paths.COUPLING}
 
 
 def _mean_err(v) -> tuple[float, float]:
@@ -77,23 +88,47 @@ def _csv(path, df: pd.DataFrame) -> None:
         df.to_csv(tmp, index=False, float_format="%.6g")
 
 
+def discover_modes_inputs(results_dir, report_dir) -> dict | None:
+    """The inputs of :func:`make_modes_report` in a results folder laid out as the workflow writes
+    it (``catalogue`` and ``n0`` from the main report in ``report_dir``), or None when no file of
+    the modes, elastic or coupling stages is there (the stages were off)."""
+    found = {k: sorted(glob.glob(paths.under(results_dir, t))) for k, t in _STAGE_TEMPLATES.items()}
+    if not any(found.values()):
+        return None
+    return {"catalogue": [str(Path(report_dir) / "tls_catalogue.parquet")], "n0": [str(Path(report_dir) / "n0.csv")],
+            **found}
+
+
 def make_modes_report(inputs: dict, config: dict, out_dir) -> dict:
-    """Write :data:`.inputs.MODES_OUTPUT_FILES` into ``out_dir`` from ``inputs`` (lists of paths by
-    :data:`MODES_INPUT_KEYS`; ``catalogue`` and ``n0`` are the main report's files).  Returns the tables."""
+    """Write :data:`MODES_FILES` (tables and figures) into ``out_dir`` from ``inputs`` (lists of
+    paths by :data:`MODES_INPUT_KEYS`; ``catalogue`` and ``n0`` are the main report's files).
+    Returns the tables."""
+    from ..loop import LoopSettings, tls_threshold
+
     out_dir = Path(out_dir)
     lists = {k: [inputs[k]] if isinstance(inputs.get(k), str) else list(inputs.get(k) or []) for k in MODES_INPUT_KEYS}
     cat = read_tables(lists["catalogue"], ("glass", "T_f"), "TLS catalogue")
     n0 = pd.concat([pd.read_csv(p) for p in lists["n0"]], ignore_index=True) if lists["n0"] else pd.DataFrame()
     elastic = read_tables(lists["elastic"], ("T_f", "G", "K"), "per-T_f elastic table")
     summaries = read_tables(lists["modes_summary"], ("glass", "n_qlm", "n_modes"), "modes summary")
+    per_mode = read_tables(lists["modes_table"], ("glass", "is_id", "frequency"), "modes table")
+    dw = read_tables(lists["dw_modes"], ("glass", "i", "j", "mode_c"), "DW modes table")
     coupling = read_tables(lists["coupling"], ("glass", "gamma_l", "gamma_t"), "coupling table")
     _, presets, _ = settings_from_config(config)
-    density = float(model_from_config(config["model"]).density)
+    model = model_from_config(config["model"])
+    modes_cfg = section(config, "modes")
     tables = {"elastic": elastic, "modes": modes_table(summaries, cat),
-              "coupling": coupling_table(coupling, n0, elastic, presets, density, section(config, "modes")["mass"])}
+              "coupling": coupling_table(coupling, n0, elastic, presets, float(model.density), modes_cfg["mass"])}
     for key, name in MODES_OUTPUT_FILES.items():
         _csv(out_dir / name, tables[key])
+    preset = LoopSettings.from_config(config).preset
+    d = dw_table(dw, cat, preset)
+    plot_dw_linear(out_dir / MODES_FIGURE_FILES["plot_dw_linear"], d, float(modes_cfg["pr_max"]),
+                   tls_threshold(config), preset)
+    plot_dw_nonlinear(out_dir / MODES_FIGURE_FILES["plot_dw_nonlinear"], d)
+    plot_dos(out_dir / MODES_FIGURE_FILES["plot_dos"], per_mode, summaries, int(model.n),
+             a4_versus_n0(tables["modes"], elastic, summaries, n0))
     return tables
 
 
-__all__ = ["MODES_INPUT_KEYS", "make_modes_report", "modes_table"]
+__all__ = ["MODES_FILES", "MODES_INPUT_KEYS", "discover_modes_inputs", "make_modes_report", "modes_table"]
