@@ -178,17 +178,13 @@ class Bisect(Protocol):
 
     @staticmethod
     def partial_relax(ex, positions: np.ndarray) -> np.ndarray:
-        """Positions after ``screen_iterations`` CG iterations from ``positions`` (no convergence test).
-
-        Lean: one LAMMPS ``minimize`` in the quencher, with no log file and no final force check;
-        its force evaluations are counted at their bound (``maxeval`` = 3 per iteration + 1).
-        """
-        eng, k = ex.quencher, int(ex.s.screen_iterations)
-        eng.set_positions(positions)
-        eng._cmd("min_style cg", "min_modify norm inf dmax 0.1 line quadratic", f"minimize 0 0 {k} {3 * k + 1}")
-        eng.force_evaluations += 3 * k + 1
-        ex.counters["quench_force_evaluations"] += 3 * k + 1
-        return eng.get_positions()
+        """Positions after ``screen_iterations`` minimiser iterations from ``positions`` (no convergence
+        test; :meth:`~tlsfinder.explore.Explorer.relax_steps`: LAMMPS CG, or the package's L-BFGS with
+        ``minimizer: lbfgs``)."""
+        x, evaluations = ex.relax_steps(positions, int(ex.s.screen_iterations))
+        ex.quencher.force_evaluations += evaluations
+        ex.counters["quench_force_evaluations"] += evaluations
+        return x
 
     @classmethod
     def excursions(cls, ex, frames, known: dict[int, int]) -> None:

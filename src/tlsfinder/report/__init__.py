@@ -13,7 +13,8 @@ model", J. Chem. Phys. 158, 014501 (2023).  The last stage of the workflow (rule
 * :mod:`.make` - :func:`make_report`, which reads the inputs and writes everything;
 * :mod:`.modes` - the section of the optional modes, elastic and coupling stages
   (``elastic.csv``, ``modes.csv``, ``coupling.csv``; rule ``report_modes``), written after the
-  report, whose catalogue and n0 it reads.
+  report, whose catalogue and n0 it reads; :mod:`.modes_plots` - its figures
+  (``dw_linear_modes.png``, ``dw_nonlinear_modes.png``, ``qlm_dos.png``).
 
 Reduced LJ units (eps, sigma, tau; k_B = 1) unless a column says otherwise; every file
 is written atomically.
