@@ -1,17 +1,24 @@
 # tlsfinder: find tunneling two-level systems in simulated glasses.
 #
 #   snakemake --cores 2                       # demo (config/config.yaml)
-#   snakemake --profile profiles/slurm --configfile config/<study>.yaml
+#   snakemake --profile profiles/slurm --configfile config/<study>.yaml   # the study's file alone
 #   snakemake -n                              # show the DAG without running
 #
 # Stages live in rules/*.smk (one file per stage); the science is in the tlsfinder package.
+
+import os
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config only when no --configfile is given: a study's file replaces it instead of being
+# merged into it (merged, a KA2 study would inherit the PSS demo's model, pretrained ranker, ...);
+# keys a study leaves out take the schema's defaults.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"
