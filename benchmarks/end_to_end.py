@@ -49,7 +49,7 @@ def neb_seconds(wd: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "config/config.yaml"))
+    ap.add_argument("--config", default=str(ROOT / "benchmarks/end_to_end.yaml"))  # KA2; PSS: end_to_end_pss.yaml
     ap.add_argument("--workdir", default="/tmp/tlsfinder-end-to-end")
     ap.add_argument("--reuse", action="store_true", help="only print the figures of an earlier run in --workdir")
     args = ap.parse_args()
