@@ -61,7 +61,7 @@ def main() -> None:
         p = args.preset
         ok = valid_splitting(dw, p) if len(dw) else np.zeros(0, bool)
         tls = dw[ok & (dw[f"is_TLS_{p}"].to_numpy(dtype=bool))] if len(dw) else dw
-        top = neb[neb["parent"].isna()] if "parent" in neb else neb
+        top = neb[neb["origin"] == "input"] if "origin" in neb else neb
         print(f"NEB: {len(top)} selected pairs, {len(neb)} rows with sub-pairs, {len(dw)} double wells "
               f"({int(ok.sum())} decided), {len(tls)} TLS ({p})")
         if len(dw):
