@@ -50,7 +50,7 @@ def test_results_record_without_a_newer_key_is_refused_only_off_its_default(tmp_
     rec = tmp_path / "results" / "run_config.json"
     props = schema()["properties"]
     default_tol = props["explore"]["properties"]["distance_tol"]["default"]
-    cfg = load_config(ROOT / "config" / "config.yaml")
+    cfg = load_config(ROOT / "config" / "ka2_demo.yaml")  # KA2: its distance_tol default is the schema's
     cfg["explore"]["distance_tol"] = default_tol
     cfg["splitting"] = {k: v["default"] for k, v in props["splitting"]["properties"].items() if "default" in v}
     # the record of an older version: it knew neither explore.distance_tol nor the splitting section
