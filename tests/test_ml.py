@@ -421,3 +421,28 @@ def test_ensemble_members_are_saved_and_older_single_model_folders_still_load(tm
         TLSRanker.load(tmp_path / "ens")
     with pytest.raises(TLSFinderError, match="n_models must be an integer >= 1"):
         TLSRanker(n_models=0)
+
+
+def test_too_few_labelled_double_wells_keep_the_prior_model(tmp_path):
+    """With a prior (the run's pretrained model), labels holding fewer than min_dw double wells leave the
+    ranking to it: the iteration's model folder ranks exactly as the prior; enough DW train anew."""
+    from tlsfinder.ml import train_from_files
+
+    pairs, labels = synthetic(n_glasses=6, per_glass=120)
+    pairs.to_parquet(tmp_path / "pairs.parquet")
+    prior = tmp_path / "prior"
+    TLSRanker(seed=1, n_models=2).fit(pairs, labels).save(prior)
+    few = labels[labels["glass"] == "g0"].head(40)
+    few.to_parquet(tmp_path / "few.parquet")
+    n_dw = int(few["is_dw"].sum())
+    assert 0 < n_dw < 30
+    kept = train_from_files(tmp_path / "pairs.parquet", tmp_path / "few.parquet", tmp_path / "kept", seed=3,
+                            prior_model=prior, min_dw=30)
+    ref = TLSRanker.load(prior).rank(pairs)
+    pd.testing.assert_frame_equal(TLSRanker.load(tmp_path / "kept").rank(pairs), ref, check_exact=True)
+    assert kept.n_models == 2
+    # at the threshold it trains on the labels: another model, whose ranking differs from the prior's
+    new = train_from_files(tmp_path / "pairs.parquet", tmp_path / "few.parquet", tmp_path / "new", seed=3,
+                           prior_model=prior, min_dw=n_dw)
+    assert new.info["n_labels"] == len(few)
+    assert not TLSRanker.load(tmp_path / "new").rank(pairs)["p_tls"].equals(ref["p_tls"])

@@ -1063,12 +1063,24 @@ def tls_threshold_of(model: str | None = None, preset: str | None = None,
 
 def train_from_files(pairs_paths, labels_path, out_dir, *, features=PUBLISHED_FEATURES, weight_column=None,
                      model: str | None = None, preset: str | None = None, training_data: dict | None = None,
-                     **settings) -> TLSRanker:
+                     prior_model=None, min_dw: int = 0, **settings) -> TLSRanker:
     """Train on a labels file; ``model`` / ``preset`` (the run's) are checked against the labels'
     provenance, saved with the model folder, and set the TLS threshold (the preset's k_B T_Q).
-    ``training_data`` (e.g. ``{"source": ..., "tf": [0.07]}``) is saved in model.json as it is."""
-    pairs = read_pairs(pairs_paths, features)
+    ``training_data`` (e.g. ``{"source": ..., "tf": [0.07]}``) is saved in model.json as it is.
+
+    ``prior_model`` (a model folder or ``builtin:NAME``, e.g. the run's ml.pretrained_model): while
+    the labels hold fewer than ``min_dw`` double wells, that model is written to ``out_dir`` instead
+    of one trained on them (ml.min_retrain_dw: a few dozen DW make a model that ranks whole groups of
+    pairs alike)."""
     labels = read_labels(labels_path, model, preset)
+    n_dw = int(labels["is_dw"].astype(bool).sum())
+    if prior_model is not None and n_dw < int(min_dw):
+        ranker = TLSRanker.load(resolve_model_path(prior_model), model, preset)
+        ranker.save(out_dir)
+        log.info("%d labels hold %d DW (< ml.min_retrain_dw = %d): ranking stays with %s", len(labels), n_dw,
+                 int(min_dw), prior_model)
+        return ranker
+    pairs = read_pairs(pairs_paths, features)
     ranker = TLSRanker(features, model=model, preset=preset, **settings).fit(pairs, labels, sample_weight=weight_column)
     ranker.training_data = dict(training_data or {})
     ranker.save(out_dir)

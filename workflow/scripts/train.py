@@ -11,6 +11,7 @@ def main(snakemake, config, log):
     keys = ("sigma", "order", "val_fraction", "early_stopping_rounds", "max_rounds", "fallback_rounds")
     train_from_files(snakemake.input.pairs, snakemake.input.labels, snakemake.output.model, seed=seed,
                      model=config["model"], preset=config["preset"], params=ml_setting(config, "params"),
+                     prior_model=config["ml"].get("pretrained_model"), min_dw=ml_setting(config, "min_retrain_dw"),
                      **{key: ml_setting(config, key) for key in keys})
 
 
