@@ -1,5 +1,8 @@
 """What one run can find: exploration yield, NEB outcomes and the ranking's own expectation of TLS.
 
+Double wells and TLS come from the report's catalogue when the run has one (each DW once), else
+from the NEB batch tables.
+
 Reads a finished (or partly finished) results folder of the workflow and prints, per glass, the IS
 and transitions per tau of exploration and the pairs crossed in both directions; over the loop's
 iterations, the NEBs run, the double wells, the TLS decided in the loop's preset and the lowest
@@ -57,7 +60,9 @@ def main() -> None:
           f"({ex['n_IS'].sum() / tau:.2f} IS/tau, {ex['wall_s'].sum() / tau:.1f} core-s per tau)")
     neb = neb_rows(res)
     if not neb.empty:
-        dw = neb[neb["status"] == "dw"]
+        cat = res / "report" / "tls_catalogue.parquet"
+        # the catalogue holds each double well once (sub-pairs of two splits can reach the same one)
+        dw = pd.read_parquet(cat) if cat.exists() else neb[neb["status"] == "dw"]
         p = args.preset
         ok = valid_splitting(dw, p) if len(dw) else np.zeros(0, bool)
         tls = dw[ok & (dw[f"is_TLS_{p}"].to_numpy(dtype=bool))] if len(dw) else dw
