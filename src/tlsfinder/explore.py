@@ -97,7 +97,7 @@ class ExploreSettings:
     protocol: str = _DEFAULTS["protocol"]
     # bisect: excursion screen and recrossing window (tlsfinder.explore_protocols.Bisect)
     screen_stride: int = _DEFAULTS["screen_stride"]  # screen every this many-th MD snapshot (0: no excursion checks)
-    screen_iterations: int = _DEFAULTS["screen_iterations"]  # CG iterations of the partial relaxation
+    screen_iterations: int = _DEFAULTS["screen_iterations"]  # minimiser iterations of the partial relaxation
     excursion_ratio: float = _DEFAULTS["excursion_ratio"]  # flag: particle displacement / its median displacement
     hop_threshold: float = _DEFAULTS["hop_threshold"]  # sigma: flag also when a particle is displaced more than this
     screen_quenches: int = _DEFAULTS["screen_quenches"]  # most quenches of flagged snapshots per interval
