@@ -446,3 +446,15 @@ def test_too_few_labelled_double_wells_keep_the_prior_model(tmp_path):
                            prior_model=prior, min_dw=n_dw)
     assert new.info["n_labels"] == len(few)
     assert not TLSRanker.load(tmp_path / "new").rank(pairs)["p_tls"].equals(ref["p_tls"])
+
+
+def test_a_member_with_a_handful_of_training_rows_trains_on_all_of_them():
+    """Two glasses, one holding 2 labelled DW: when it is the training glass LightGBM refuses the set
+    (seen on the PSS demo's second iteration); such a member trains on every row, without early stopping."""
+    pairs, labels = synthetic(n_glasses=2, per_glass=80)
+    dw = labels[labels["is_dw"]]
+    few = pd.concat([dw[dw["glass"] == "g0"].head(15), dw[dw["glass"] == "g1"].head(2)])
+    r = TLSRanker(seed=0, n_models=5).fit(pairs, few)
+    p = r.predict(pairs)
+    assert np.isfinite(p["splitting_pred"]).all() and p["p_tls"].between(0, 1).all()
+    assert r.info["n_labels"] == 17
