@@ -383,18 +383,22 @@ def test_nonlinear_mode_failures_are_reported():
         M.nonlinear_mode(toy, toy.x0 + 0.1 * toy.Q[:, 0].reshape(-1, 3), box, species, start)
 
 
-def test_two_cycle_is_detected_and_mixing_reaches_the_fixed_point():
-    """V = (q1^2 + q2^2 / 2) / 2 + [q1^3 + (a.q)^3] / 6, a at 120 degrees to q1 (other coordinates
-    stiff and harmonic; parameters from a scan of simple values): Eq. 6 settles into a 2-cycle, as
-    it did for one KA2 double well in the benchmark; the damped iteration (mixing 0.5) reaches a
-    fixed point of the same Eq. 5."""
+def _two_cycle_toy():
+    """The 4-particle cubic toy whose Eq. 6 iteration falls into a 2-cycle, with its box and species."""
     n = 4
     k = np.r_[1.0, 0.5, np.linspace(2.0, 4.0, 3 * n - 5)]
     a = np.zeros((2, 3 * n - 3))
     a[0, 0] = 1.0
     a[1, :2] = -0.5, math.sqrt(3) / 2
-    toy = _CubicToy(n, k, [1.0, 1.0], a, seed=2)
-    box, species = np.full(3, 10.0), np.zeros(n)
+    return _CubicToy(n, k, [1.0, 1.0], a, seed=2), np.full(3, 10.0), np.zeros(n)
+
+
+def test_two_cycle_is_detected_and_mixing_reaches_the_fixed_point():
+    """V = (q1^2 + q2^2 / 2) / 2 + [q1^3 + (a.q)^3] / 6, a at 120 degrees to q1 (other coordinates
+    stiff and harmonic; parameters from a scan of simple values): Eq. 6 settles into a 2-cycle, as
+    it did for one KA2 double well in the benchmark; the damped iteration (mixing 0.5) reaches a
+    fixed point of the same Eq. 5."""
+    toy, box, species = _two_cycle_toy()
     start = toy.Q[:, :3] @ np.array([math.cos(0.3), math.sin(0.3), 0.1])
     with pytest.raises(TLSFinderError, match="2-cycle"):
         M.nonlinear_mode(toy, toy.x0, box, species, start)
@@ -413,13 +417,7 @@ def test_two_cycle_fallback_is_recorded_in_the_double_well_row():
     """A double well whose r_AB starts Eq. 6 in the 2-cycle of the toy above: the search from r_AB is
     redone with mixing 0.5, converges, and its row says so (nl_mixing 0.5, reason empty); without the
     fallback the row keeps the failure (not converged, NaN overlaps, the reason names the 2-cycle)."""
-    n = 4
-    k = np.r_[1.0, 0.5, np.linspace(2.0, 4.0, 3 * n - 5)]
-    a = np.zeros((2, 3 * n - 3))
-    a[0, 0] = 1.0
-    a[1, :2] = -0.5, math.sqrt(3) / 2
-    toy = _CubicToy(n, k, [1.0, 1.0], a, seed=2)
-    box, species = np.full(3, 10.0), np.zeros(n)
+    toy, box, species = _two_cycle_toy()
     r_ab = 0.5 * toy.Q[:, :3] @ np.array([math.cos(0.3), math.sin(0.3), 0.1])
     modes = M.normal_modes(toy, toy.x0, box, species)
     analysis = {"modes": modes, "qlm": np.zeros(len(modes.frequencies), bool)}
