@@ -246,13 +246,16 @@ class FaultInjector:
 
     def __init__(self):
         self.done: dict[str, str] = {}  # fault -> the job's comment (rule and wildcards)
+        self.seen: dict[str, dict[str, str]] = {}  # id -> last squeue row; Slurm forgets jobs MinJobAge after they end
         self.after = last_job_id()
         self.blocker = subprocess.run(["sbatch", "--parsable", "--cpus-per-task", "2", "--job-name", "blocker",
                                        "--output", "/dev/null", "--wrap", "sleep 600"], capture_output=True, text=True, check=True,
                                       env=clean_env()).stdout.strip().split(";")[0]
 
     def poll(self) -> None:
-        ours = [j for j in squeue_jobs(self.after) if j["comment"].startswith("rule_")]
+        jobs = squeue_jobs(self.after)
+        self.seen.update({j["id"]: j for j in jobs})
+        ours = [j for j in jobs if j["comment"].startswith("rule_")]
         pending = [j for j in ours if j["state"] == "PENDING"]
         running = [j for j in ours if j["state"] == "RUNNING"]
         if "cancel pending" not in self.done:
@@ -309,7 +312,8 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
     assert set(faults.done) == {"cancel pending", "cancel running", "restart slurmd"}, faults.done
 
     # Only the faulted jobs ran twice: every other Slurm job of the run ran once.
-    ours = [j for j in squeue_jobs(faults.after) if j["comment"].startswith("rule_")]
+    faults.seen.update({j["id"]: j for j in squeue_jobs(faults.after)})
+    ours = [j for j in faults.seen.values() if j["comment"].startswith("rule_")]
     counts: dict[str, int] = {}
     for j in ours:
         counts[j["comment"]] = counts.get(j["comment"], 0) + 1
@@ -342,9 +346,11 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
 
     cfg = tiny_pipeline_config()
     cfg["prepare"]["n_glasses"] = 1
-    # Long enough to outlive the limit set after 70 s: 400 intervals took 76 s on an idle 2-core
+    # Long enough to outlive the limit set after 70 s: 400 intervals once took 76 s on an idle 2-core
     # machine, finished just as the limit struck, and the retry had no checkpoint left to resume.
-    cfg["explore"]["n_cg"] = 1000
+    # 1000 made the retry explore for 11 min (Slurm struck at interval ~190 after 79 s, later
+    # intervals took 0.8 s each): 700 still needs over 140 s at the fastest rate seen.
+    cfg["explore"]["n_cg"] = 700
     cfg["explore"]["checkpoint_seconds"] = 5
     cfgfile = tmp_path / "long_explore.yaml"
     cfgfile.write_text(yaml.safe_dump(cfg))
@@ -359,12 +365,16 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
            "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
            target]
     limited, after = None, last_job_id()
+    seen: dict[str, dict[str, str]] = {}
     t0 = time.time()
     with open(tmp_path / "slurm.log", "w") as log_fh:
         proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
         while proc.poll() is None and time.time() - t0 < 2400:
+            jobs = squeue_jobs(after)
+            # Slurm forgets a finished job MinJobAge after it ends; a slow retry can outlast that.
+            seen.update({j["id"]: j for j in jobs})
             if limited is None:
-                for j in squeue_jobs(after):
+                for j in jobs:
                     # past one minute of run time and at least one checkpoint: lower its limit below that
                     if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING" \
                             and seconds(j["elapsed"]) >= 70 and checkpoint.exists():
@@ -375,11 +385,12 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
     log = (tmp_path / "slurm.log").read_text()
     assert proc.returncode == 0, log[-4000:]
     assert limited is not None, "the exploration finished within a minute: raise n_cg"
-    explore_jobs = [j for j in squeue_jobs(after) if j["comment"] == "rule_explore_wildcards_0.7_0"]
+    seen.update({j["id"]: j for j in squeue_jobs(after)})
+    explore_jobs = [j for j in seen.values() if j["comment"] == "rule_explore_wildcards_0.7_0"]
     states = {j["id"]: j["state"] for j in explore_jobs}
     assert states[limited] == "TIMEOUT", states
     assert sorted(states.values()) == ["COMPLETED", "TIMEOUT"], states
-    assert len([j for j in squeue_jobs(after) if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
+    assert len([j for j in seen.values() if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
     explore_log = (wd / "logs/explore/T0.7/g0.log").read_text()
     assert "resumed from checkpoint" in explore_log, explore_log[-2000:]
     print(f"exploration: {states}; {time.time() - t0:.0f} s")

@@ -1139,13 +1139,15 @@ def select_from_files(ranking_path, labels_path, out, *, k: int, explore_fractio
     labels = read_labels(labels_path, model, preset)
     sel = select_pairs(ranking, labels, k, explore_fraction=explore_fraction, min_p_dw=min_p_dw, seed=seed,
                        iteration=iteration)
-    write_parquet(out, sel)
     yld = iteration_yield(labels, tls_splitting_max)
     for r in yld.itertuples(index=False):
         log.info("iteration %d: %d NEB, %d DW, %d TLS (%.3f TLS per NEB)", r.iteration, r.n_neb, r.n_dw, r.n_tls,
                  r.tls_per_neb)
+    # The selection last: the loop's input functions take its existence for the checkpoint's end, so a
+    # run killed between the two writes must not leave a selection without its yield table.
     if yield_out is not None:
         write_parquet(yield_out, yld)
+    write_parquet(out, sel)
     return sel, yld
 
 

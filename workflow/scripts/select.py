@@ -15,10 +15,11 @@ def main(snakemake, config, log):
         from tlsfinder.ml import iteration_yield, read_labels
 
         sel = classical_selection(pd.concat([pd.read_parquet(f) for f in snakemake.input.pairs], ignore_index=True))
-        write_parquet(snakemake.output.selected, sel)
         labels = read_labels(snakemake.input.get("labels"), config["model"], config["preset"])
+        # the selection last (see tlsfinder.ml.select_from_files)
         write_parquet(snakemake.output.yield_table,
                       iteration_yield(labels, tls_threshold_of(config["model"], config["preset"])))
+        write_parquet(snakemake.output.selected, sel)
         log.info("classical protocol: %d pairs crossed both ways selected for NEB", len(sel))
         return
     sel, _ = select_from_files(snakemake.input.ranking, snakemake.input.get("labels"), snakemake.output.selected,
