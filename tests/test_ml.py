@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -292,6 +293,22 @@ def test_select_takes_unlabelled_predicted_dws_in_order_plus_a_random_share():
     assert len({frozenset(o) for o in others}) > 1  # the random share depends on the seed
     everything = select_pairs(ranking, labels, 500, explore_fraction=0.0)
     assert len(everything) == 97  # only unlabelled pairs exist to choose from
+
+
+def test_selection_is_written_after_its_yield_table(tmp_path, monkeypatch):
+    """The loop's input functions take the selection's existence for the end of checkpoint ml_select:
+    a run killed between its two writes must find no selection without its yield table."""
+    import tlsfinder.ml as ml
+
+    ranking = tmp_path / "ranking.parquet"
+    _ranking().to_parquet(ranking)
+    written = []
+    real = ml.write_parquet
+    monkeypatch.setattr(ml, "write_parquet", lambda path, df: (written.append(Path(path).name), real(path, df)))
+    sel, yld = ml.select_from_files(ranking, None, tmp_path / "selected.parquet", k=5, model="PSS", preset="Ar",
+                                    yield_out=tmp_path / "yield.parquet", iteration=0)
+    assert written == ["yield.parquet", "selected.parquet"]
+    assert len(pd.read_parquet(tmp_path / "selected.parquet")) == len(sel) == 5
 
 
 def test_iteration_yield_counts_tls_per_neb():
