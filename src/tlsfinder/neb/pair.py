@@ -319,6 +319,10 @@ class ElementaryWellSplitter:
             prev = levels[-1][0].images
             cur = relax_band(self.ff, pos_a, pos_b, rs, init=prev if n_next == n else insert_midpoints(prev))
             calls, steps, wall = calls + cur.force_calls, steps + cur.steps, wall + cur.wall_time
+            # a level can take minutes: say so as it ends, not only when the pair does
+            log.info("pair %s: refinement level %d, %d images to fmax %.1e: %s after %d steps (%.0f s)", pair_id,
+                     len(levels), n_next, fmax, "converged" if cur.converged else "unconverged", cur.steps,
+                     cur.wall_time)
             if not cur.converged:
                 status = "unconverged"
                 break
