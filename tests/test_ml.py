@@ -458,11 +458,16 @@ def test_too_few_labelled_double_wells_keep_the_prior_model(tmp_path):
     ref = TLSRanker.load(prior).rank(pairs)
     pd.testing.assert_frame_equal(TLSRanker.load(tmp_path / "kept").rank(pairs), ref, check_exact=True)
     assert kept.n_models == 2
-    # at the threshold it trains on the labels: another model, whose ranking differs from the prior's
+    # at the threshold it trains on the labels: from scratch, another model whose ranking differs from
+    # the prior's; by default it continues the prior (too few rows here for a new split) and says so
     new = train_from_files(tmp_path / "pairs.parquet", tmp_path / "few.parquet", tmp_path / "new", seed=3,
-                           prior_model=prior, min_dw=n_dw)
+                           prior_model=prior, min_dw=n_dw, retrain_from="scratch")
     assert new.info["n_labels"] == len(few)
     assert not TLSRanker.load(tmp_path / "new").rank(pairs)["p_tls"].equals(ref["p_tls"])
+    cont = train_from_files(tmp_path / "pairs.parquet", tmp_path / "few.parquet", tmp_path / "cont", seed=3,
+                            prior_model=prior, min_dw=n_dw)
+    assert cont.info["n_labels"] == len(few)
+    assert TLSRanker.load(tmp_path / "cont").continued_from["source"] == str(prior)
 
 
 def test_a_member_with_a_handful_of_training_rows_trains_on_all_of_them():

@@ -12,6 +12,7 @@ def main(snakemake, config, log):
     train_from_files(snakemake.input.pairs, snakemake.input.labels, snakemake.output.model, seed=seed,
                      model=config["model"], preset=config["preset"], params=ml_setting(config, "params"),
                      prior_model=config["ml"].get("pretrained_model"), min_dw=ml_setting(config, "min_retrain_dw"),
+                     retrain_from=ml_setting(config, "retrain_from"),
                      **{key: ml_setting(config, key) for key in keys})
 
 
