@@ -1,7 +1,7 @@
 # Developer and CI entry points.
 #
 #   make venv   create .venv (python3.11 -m venv) and install the package with its test extra
-#   make test   run the test suite (includes the one-node Slurm test when Slurm is installed)
+#   make test   run the test suite in 2 workers (includes the one-node Slurm tests when Slurm is installed)
 #   make demo   run the workflow on the embedded demo config with the local profile
 #   make clean  remove .venv, build leftovers and caches (results/ is kept)
 #
@@ -10,6 +10,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
+# Two pytest workers: the whole-pipeline tests (resume, Slurm) run in one while the other takes the rest.
+TEST_WORKERS ?= 2
 
 .PHONY: venv test demo clean
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local

@@ -42,26 +42,30 @@ hold the pairs the dynamics crossed (98 % both ways at T_f = 0.07), ours every p
 Delta_E window, mostly never crossed: compare the "both ways" block for features.
 
 How Tij / Tji are counted.  Ours (:mod:`tlsfinder.explore`, :mod:`tlsfinder.explore_protocols`,
-:mod:`tlsfinder.pairs`): the exploration writes the time series of IS changes; every pair of
-consecutive distinct IS (a, b) in it is one transition a -> b (``transitions.parquet``), and for a
-pair of IS ``Tij`` is the number of transitions from the lower-energy to the higher-energy IS,
-``Tji`` the reverse: raw counts over the whole exploration (``n_cg`` intervals of ``tau_cg``),
-neither per MD time nor per quench.  What enters the time series depends on ``explore.protocol``:
-``bisect`` (default) quenches every tau_cg, locates every change inside the interval to one MD
-step and also quenches the ``recross_window`` snapshots either side of each change and screens
-for excursions a -> c -> a, so quick recrossings inside one quench interval each count;
-``fixed`` compares only the IS at the ends of consecutive intervals, so a hop that goes and
-comes back within tau_cg counts nothing and a -> c -> b within one interval counts once as a -> b;
-``every_step`` quenches every MD step and counts every jump.  Published: the data's description
-says Tij / Tji are "how many times the exploration dynamics went i -> j and j -> i" (i the lower
-minimum), from MD at T_MD = 0.04 with periodic minimisation (Khomenko et al. (2021), Sec. II);
+:mod:`tlsfinder.pairs`): the exploration writes the time series of IS changes; for a pair of IS
+``Tij`` is the number of transitions from the lower-energy to the higher-energy IS, ``Tji`` the
+reverse: raw counts over the whole exploration (``n_cg`` intervals of ``tau_cg``), neither per MD
+time nor per quench.  Which changes count is ``ml.transition_count`` (recorded in each pairs
+table's metadata, printed in (c)): ``interval`` (default) counts once per pair of consecutive
+quench times (every tau_cg) whose IS differ, the IS at time t being the last one entered at or
+before t, so a hop that goes and comes back within tau_cg counts nothing and a -> c -> b within
+one interval counts once as a -> b, whatever ``explore.protocol`` located; ``every_change`` (the
+only counting of tables written before the key existed) counts every pair of consecutive
+distinct IS of the time series (``transitions.parquet``), so what counts depends on
+``explore.protocol``: ``bisect`` (default) quenches every tau_cg, locates every change inside the
+interval to one MD step and also quenches the ``recross_window`` snapshots either side of each
+change and screens for excursions a -> c -> a, so quick recrossings inside one quench interval
+each count; ``fixed`` compares only the IS at the ends of consecutive intervals (there both
+countings agree); ``every_step`` quenches every MD step and counts every jump.  Published: the
+data's description says Tij / Tji are "how many times the exploration dynamics went i -> j and
+j -> i" (i the lower minimum), from MD at T_MD = 0.04 with periodic minimisation (Khomenko et al. (2021), Sec. II);
 the protocol of the same group (Mocanu et al., J. Chem. Phys. 158, 014501 (2023), Sec. II.D)
 quenches every tau_cg and counts transitions between IS visited consecutively, i.e. one count per
-pair of consecutive quenches ending in different IS: our ``fixed`` protocol (inferred; the data
-do not state it).  The published tau_cg and exploration length at these T_f are not stated in
-the data; both scale the counts
-(the published T_f = 0.07 pairs crossed both ways have median Tij = 8, ours far fewer after a
-short exploration), so absolute Tij / Tji are comparable only for equal protocol, tau_cg and
+pair of consecutive quenches ending in different IS: our ``interval`` counting, or ``fixed``
+protocol (inferred; the data do not state it).  The published tau_cg and exploration length at
+these T_f are not stated in the data; both scale the counts (the published T_f = 0.07 pairs
+crossed both ways have median Tij = 8 and a glass's Tij + Tji sum to a median of about 1e5,
+ours far fewer after a short exploration), so absolute Tij / Tji are comparable only for equal protocol, tau_cg and
 length, and a ranking trained on the published counts sees ours shifted low.  Section (c) prints
 the measured numbers.
 
@@ -166,7 +170,13 @@ def read_our_pairs(results: Path, tf: float) -> pd.DataFrame:
     if not files:
         raise TLSFinderError(f"{pattern}: no pairs tables for T_f = {paths.tf_label(tf)} (is --results a tlsfinder "
                              "results folder, and was that T_f explored?)")
-    return read_pairs(files)
+    df = read_pairs(files)
+    # how Tij / Tji were counted (tlsfinder.pairs.pairs_from_files records it; tables written before
+    # ml.transition_count existed record nothing and hold every_change counts)
+    kinds = {(a.get("transition_count", "every_change (not recorded)"), a.get("interval_steps"))
+             for a in (pd.read_parquet(f, columns=["i"]).attrs for f in files)}
+    df.attrs["counting"] = sorted(kinds, key=str)
+    return df
 
 
 def read_our_dws(results: Path, tf: float, preset) -> tuple[pd.DataFrame, str]:
@@ -299,19 +309,25 @@ def counting_text(ours: pd.DataFrame, pub: pd.DataFrame, run: dict, glasses_tabl
     """Section (c): how Tij / Tji are counted here and in the published data, with the numbers."""
     ex = run.get("explore", {})
     proto = ex.get("protocol", "unknown (no run record)")
+    counting = ", ".join(k if n is None else f"{k} ({n} MD steps per interval)"
+                         for k, n in ours.attrs.get("counting", [("unknown", None)]))
     lines = [f"Ours: explore.protocol = {proto}, tau_cg = {ex.get('tau_cg', '?')}, n_cg = {ex.get('n_cg', '?')} "
-             "intervals per glass; Tij / Tji = raw counts of consecutive distinct IS in the exploration's "
-             "time series (lower -> upper energy / back), over the whole run, not per MD time or per quench."]
-    if proto == "bisect":
-        lines.append("  bisect locates every change to one MD step and quenches around each change: quick "
-                     "recrossings within one quench interval each count (more than a quench-per-interval count).")
+             f"intervals per glass; ml.transition_count = {counting} (read from the pairs tables); Tij / Tji = "
+             "raw counts (lower -> upper energy / back) over the whole run, not per MD time or per quench."]
+    if "interval" in counting:
+        lines.append("  interval: one count per pair of consecutive quench times (every tau_cg) whose IS differ, the "
+                     "IS at t being the last entered at or before t in the time series: recrossings within one "
+                     "interval are not counted (the published way of counting), whatever the protocol located.")
+    elif proto == "bisect":
+        lines.append("  every_change with bisect: every change located to one MD step, quick recrossings within "
+                     "one quench interval each count (more than a quench-per-interval count).")
     elif proto == "fixed":
-        lines.append("  fixed compares consecutive quenches only: recrossings within one interval are not counted "
-                     "(the published way of counting).")
+        lines.append("  every_change with fixed: the protocol compares consecutive quenches only, so recrossings "
+                     "within one interval are not counted (the published way of counting).")
     if glasses_table is not None and len(glasses_table):
         g = glasses_table
-        lines.append(f"  exploration per glass: time {g['time'].median():g} tau (median of {len(g)}), transitions "
-                     f"{g['transitions'].median():g} (median), {g['transitions'].sum() / g['time'].sum():.3g} per tau")
+        lines.append(f"  exploration per glass: time {g['time'].median():g} tau (median of {len(g)}), IS changes in "
+                     f"the time series {g['transitions'].median():g} (median), {g['transitions'].sum() / g['time'].sum():.3g} per tau")
     bo, bp = both_ways(ours), both_ways(pub)
     lines.append(f"  pairs: {len(ours)} candidates, {int((ours['Tij'] + ours['Tji'] > 0).sum())} crossed, "
                  f"{int(bo.sum())} both ways; Tij among both-ways pairs: median "
@@ -321,7 +337,7 @@ def counting_text(ours: pd.DataFrame, pub: pd.DataFrame, run: dict, glasses_tabl
     lines.append(f"Published (T_f = {tf_pub:g}): Tij / Tji = how many times the exploration went i -> j / j -> i "
                  "(i the lower minimum), MD at T_MD = 0.04 with periodic minimisation; by the same group's protocol "
                  "(Mocanu et al. 2023) one count per pair of consecutive minimisations in different IS (our "
-                 "'fixed'), inferred, not stated with the data; tau_cg and run length not published.")
+                 "'interval' counting), inferred, not stated with the data; tau_cg and run length not published.")
     lines.append(f"  pairs: {len(pub)} in {pub['glass'].nunique()} glasses, "
                  f"{int((pub['Tij'] + pub['Tji'] > 0).sum())} crossed, {int(bp.sum())} both ways "
                  f"({bp.mean():.1%}); Tij among both-ways pairs: median {np.median(pub.loc[bp, 'Tij']):g}, "

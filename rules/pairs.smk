@@ -6,6 +6,7 @@ rule pairs:
     input:
         library=paths.IS_LIBRARY,
         transitions=paths.TRANSITIONS,
+        timeseries=paths.TIMESERIES,
     output:
         pairs=paths.PAIRS,
     log:
@@ -14,6 +15,7 @@ rule pairs:
         paths.bench("pairs", "T{tf}", "g{g}")
     params:
         delta_e_max=config["ml"]["delta_e_max"],
+        transition_count=config["ml"]["transition_count"],
     resources:
         # the IS library plus ~120 bytes per pair (600 IS of 1200 atoms: ~100 MB)
         mem_mb=4000,

@@ -1,8 +1,13 @@
-"""Shared fixtures: small, quickly equilibrated KA2 and PSS states (session-scoped)."""
+"""Shared fixtures: small, quickly equilibrated KA2 and PSS states, a copy of the workflow as a fresh
+clone has it, and one reference run of the tiny pipeline (all session-scoped)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 # One BLAS/OpenMP thread per process, set before numpy loads its BLAS: the suite and the workflow
@@ -13,9 +18,19 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import pytest
+import yaml
 
 from tlsfinder.engine import Engine
 from tlsfinder.models import KA2, PSS
+
+
+def pytest_collection_modifyitems(config, items):
+    """The whole-pipeline tests (xdist group "pipeline", about half the suite's time, run one after
+    another in one worker) go first, so the other worker takes the rest beside them."""
+    def in_pipeline_group(item):
+        return any(m.args[:1] == ("pipeline",) for m in item.iter_markers("xdist_group"))
+
+    items.sort(key=lambda item: not in_pipeline_group(item))  # stable: order within each kept
 
 
 def _liquid(model, temperature, steps, seed):
@@ -99,18 +114,50 @@ def write_is_library(path, model, species, positions, glass="T0.5/g0"):
     return path
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+
+
+def workflow_copy(tmp_path: Path, config: dict | None = None) -> Path:
+    """The workflow files in a fresh folder (as a fresh clone has them), optionally with a new demo config."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for item in ("Snakefile", "rules", "workflow", "config", "report", "envs", "containers", "profiles"):
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / item)
+        elif src.exists():
+            shutil.copy(src, tmp_path / item)
+    if config is not None:
+        (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
 def tiny_pipeline_config() -> dict:
-    """The whole pipeline in about a minute: KA2 N = 200, one T_f, two glasses, two loop iterations."""
+    """The whole pipeline in about three minutes on 2 cores: KA2 N = 200, one T_f, two glasses, two
+    loop iterations (NEB splits, intermediate minima and every checkpoint included)."""
     return {
         "seed": 7,
         "model": {"name": "KA2", "n": 200},
         "prepare": {"temperatures": [0.7], "n_glasses": 2, "blocks": 60, "record_every": 10, "melt_steps": 300},
-        "explore": {"temperature": 0.5, "tau_cg": 0.05, "n_cg": 20, "setup_steps": 200},
+        # explorations save themselves often, so a kill (tests/test_resume.py) loses little
+        "explore": {"temperature": 0.5, "tau_cg": 0.05, "n_cg": 20, "setup_steps": 200, "checkpoint_seconds": 2},
         "ml": {"k": 4},
         # refinement of near-threshold wells costs up to ~60x a band: tests/test_neb.py covers it
         "neb": {"n_images": 16, "max_steps": 3000, "refine": False},
         "loop": {"max_iter": 2, "min_yield": 0.0, "batch_size": 2, "preset": "Ar"},
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tmp_path_factory):
+    """One uninterrupted local run of the tiny pipeline, shared by the resume and Slurm tests that
+    compare their runs with it: (folder, config, wall time in s)."""
+    cfg = tiny_pipeline_config()
+    ref = workflow_copy(tmp_path_factory.mktemp("tiny_reference") / "run", cfg)
+    t0 = time.time()
+    res = subprocess.run([SNAKEMAKE, "--cores", "2"], cwd=ref, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return ref, cfg, time.time() - t0
 
 
 # The published labelled data (Ciarella et al., "Finding defects in glasses through machine

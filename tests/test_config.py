@@ -72,6 +72,23 @@ def test_results_record_without_a_newer_key_is_refused_only_off_its_default(tmp_
         check_results_config(cfg, rec)
 
 
+def test_a_results_record_from_before_transition_count_holds_every_change_counts(tmp_path):
+    """Pair features of folders recorded before ml.transition_count counted every change: the new
+    default ("interval") is other science there, "every_change" the same."""
+    rec = tmp_path / "run_config.json"
+    cfg = load_config(ROOT / "config" / "ka2_demo.yaml")
+    assert cfg["ml"]["transition_count"] == "interval"
+    record_results_config(cfg, rec)
+    old = json.loads(rec.read_text())
+    del old["ml"]["transition_count"]
+    rec.write_text(json.dumps(old))
+    with pytest.raises(TLSFinderError, match=r"ml\.transition_count: 'every_change' -> 'interval'"):
+        check_results_config(cfg, rec)
+    same = copy.deepcopy(cfg)
+    same["ml"]["transition_count"] = "every_change"
+    check_results_config(same, rec)
+
+
 def test_schema_defaults_are_what_a_validated_config_gets():
     from tlsfinder.schema import default, defaults
 

@@ -19,6 +19,7 @@ from tlsfinder.pairs import (
     PUBLISHED_FEATURES,
     candidate_pairs,
     check_pairs_table,
+    count_transitions,
     load_transitions,
     pair_features,
     pairs_from_files,
@@ -172,8 +173,9 @@ def test_bad_inputs_raise_user_errors(change, match):
         pair_features(p, e, b, t)
 
 
-def _write_library(tmp_path, positions, energies, box, drop=()):
-    """An IS library in the explorer's format (tlsfinder.explore), without the datasets in ``drop``."""
+def _write_library(tmp_path, positions, energies, box, drop=(), explore=None):
+    """An IS library in the explorer's format (tlsfinder.explore), without the datasets in ``drop``;
+    ``explore``: the config section recorded in its provenance, as the explorer records it."""
     path = tmp_path / "is_library.h5"
     n_is, n = positions.shape[:2]
     data = {"positions": positions, "energy": energies, "first_seen": np.arange(n_is, dtype=float),
@@ -184,6 +186,8 @@ def _write_library(tmp_path, positions, energies, box, drop=()):
         h.attrs["box"] = box
         h.attrs["model"] = json.dumps({"name": "KA2", "n": n})
         h.attrs["glass"] = "T0.5/g1"
+        if explore is not None:
+            h.attrs["provenance"] = json.dumps({"config": {"explore": explore}, "seed": 1})
         for k, v in data.items():
             if k not in drop:
                 h[k] = v
@@ -197,7 +201,7 @@ def test_file_level_matches_pure_function(tmp_path):
     # (1 -> 0) split over two rows: counts are summed
     pd.DataFrame({"i": [1, 1, 0], "j": [0, 0, 1], "count": [1, 2, 5]}).to_parquet(trans)
     out = tmp_path / "pairs" / "pairs.parquet"
-    df = pairs_from_files(lib, trans, glass="T0.5/g1", delta_e_max=10.0, out=out)
+    df = pairs_from_files(lib, trans, glass="T0.5/g1", delta_e_max=10.0, transition_count="every_change", out=out)
     ref = pair_features(positions, energies, BOX, transitions, glass="T0.5/g1", delta_e_max=10.0)
     pd.testing.assert_frame_equal(df, ref)
     back = read_pairs(out)
@@ -251,3 +255,89 @@ def test_cli_pairs(tmp_path):
     assert args.func(args)["pairs"] == 1
     df = pd.read_parquet(out)
     assert df["glass"].tolist() == ["g7"] and df["Tij"].tolist() == [0.0]
+
+
+# ---------------------------------------------------------------------------
+# counting Tij / Tji from the exploration's time series (ml.transition_count)
+# ---------------------------------------------------------------------------
+
+# IS 0 = a, 1 = b, 2 = c; quench intervals of 100 MD steps (tau_cg / dt).
+A, B, C = 0, 1, 2
+
+
+def _counts(steps, ids, mode):
+    return count_transitions(np.array(steps), np.array(ids), 3, mode, interval_steps=100)
+
+
+def test_quick_excursion_inside_one_interval_counts_only_every_change():
+    # a, then a -> c at step 130 and c -> a at step 160: both inside the interval (100, 200]
+    steps, ids = [0, 130, 160], [A, C, A]
+    assert _counts(steps, ids, "interval").sum() == 0
+    t = _counts(steps, ids, "every_change")
+    assert t.sum() == 2 and t[A, C] == 1 and t[C, A] == 1
+
+
+def test_hop_mid_interval_counts_once_either_way():
+    steps, ids = [0, 150], [A, B]  # a -> b at step 150, stays in b
+    for mode in ("interval", "every_change"):
+        t = _counts(steps, ids, mode)
+        assert t[A, B] == 1 and t.sum() == 1, mode
+
+
+def test_two_hops_inside_one_interval_count_as_one_between_its_ends():
+    steps, ids = [0, 120, 170], [A, C, B]  # a -> c -> b inside (100, 200]
+    t = _counts(steps, ids, "interval")
+    assert t[A, B] == 1 and t.sum() == 1
+    t = _counts(steps, ids, "every_change")
+    assert t[A, C] == 1 and t[C, B] == 1 and t[A, B] == 0
+
+
+def test_changes_on_quench_times_count_alike_and_boundaries_belong_to_the_later_is():
+    # the fixed protocol locates each change at an interval end: both countings agree
+    steps, ids = [0, 100, 300, 400, 700], [A, B, A, C, A]
+    np.testing.assert_array_equal(_counts(steps, ids, "interval"), _counts(steps, ids, "every_change"))
+    # a change at step 200 is the IS at t = 200 (last entered at or before); a -> b -> a over
+    # (100, 200] and (200, 300] are two intervals, so two counts
+    t = _counts([0, 200, 250], [A, B, A], "interval")
+    assert t[A, B] == 1 and t[B, A] == 1
+
+
+def test_count_transitions_bad_inputs_name_the_fault():
+    with pytest.raises(TLSFinderError, match="transition_count = 'sometimes'"):
+        count_transitions(np.array([0]), np.array([0]), 3, "sometimes", 100)
+    with pytest.raises(TLSFinderError, match="outside 0..2"):
+        _counts([0, 50], [A, 5], "every_change")
+    with pytest.raises(TLSFinderError, match="never decrease"):
+        _counts([0, 50, 40], [A, B, A], "interval")
+    with pytest.raises(TLSFinderError, match="tau_cg / dt"):
+        count_transitions(np.array([0, 50]), np.array([A, B]), 3, "interval", None)
+
+
+def test_file_level_counts_from_the_time_series_beside_the_transitions(tmp_path):
+    """The exploration writes timeseries.parquet beside transitions.parquet and records tau_cg, dt."""
+    positions, energies, _, _ = hand_built()
+    lib = _write_library(tmp_path, positions, energies, BOX, explore={"tau_cg": 0.5, "dt": 0.005})
+    # IS 1 (lower) -> 0 at step 150, an excursion 0 -> 1 -> 0 inside (200, 300], 0 -> 1 at step 450
+    pd.DataFrame({"step": np.array([0, 150, 230, 260, 450]), "time": [0.0, 0.75, 1.15, 1.3, 2.25],
+                  "is_id": np.array([1, 0, 1, 0, 1])}).to_parquet(tmp_path / "timeseries.parquet")
+    trans = tmp_path / "transitions.parquet"  # what the explorer writes: every change
+    pd.DataFrame({"i": np.array([0, 1]), "j": np.array([1, 0]), "count": np.array([2, 2])}).to_parquet(trans)
+
+    def tij_tji(**kw):
+        df = pairs_from_files(lib, trans, glass="g", delta_e_max=10.0, **kw)
+        r = df[(df["i"] == 0) & (df["j"] == 1)].iloc[0]
+        return r["Tij"], r["Tji"]  # lower (IS 1) -> upper (IS 0), and back
+
+    assert tij_tji() == (1.0, 1.0)  # the default counts per quench interval of 100 steps
+    out = tmp_path / "pairs.parquet"
+    pairs_from_files(lib, trans, glass="g", delta_e_max=10.0, out=out)
+    assert pd.read_parquet(out).attrs == {"transition_count": "interval", "interval_steps": 100}
+    assert tij_tji(transition_count="every_change") == (2.0, 2.0)
+    assert tij_tji(interval_steps=1000) == (0.0, 0.0)  # one interval [0, 1000]: starts and ends in IS 1
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    lib2 = _write_library(bare, positions, energies, BOX)  # no recorded explore config
+    with pytest.raises(TLSFinderError, match=re.escape(f"{lib2}: no explore.tau_cg / explore.dt recorded")):
+        pairs_from_files(lib2, trans, glass="g")
+    with pytest.raises(TLSFinderError, match=re.escape(f"{bare / 'timeseries.parquet'}: no such time series")):
+        pairs_from_files(lib2, bare / "transitions.parquet", glass="g", interval_steps=100)

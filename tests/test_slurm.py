@@ -1,22 +1,22 @@
 """The workflow runs on Slurm through profiles/slurm, with the same results as locally.
 
-The `slurm` test starts a one-node Slurm cluster on this machine with
+The `slurm` tests start a one-node Slurm cluster on this machine with
 tests/slurm/start_slurm.sh (root needed; the script installs slurm-wlm and
-munge with apt-get when they are missing), runs the prepare stage of the demo
-config (config/ka2_demo.yaml, one glass per T_f) once through Slurm with
-profiles/slurm and once locally with profiles/local, and checks that
+munge with apt-get when they are missing) and check that
 
-* every prepare job was a Slurm job (Snakemake reported its Slurm job id,
-  Slurm knows the job as COMPLETED, and its Slurm log is in
-  .snakemake/slurm_logs/),
-* the outputs exist, and the glass files of both runs are identical (same
-  seed, same configuration: same positions, velocities and species, bit for
-  bit; provenance differs only in time).
+* the whole tiny pipeline (prepare, explore, pairs, two loop iterations with
+  NEB, report) runs with every science step as a Slurm job, through a
+  cancelled pending job, a cancelled running job and a restarted slurmd, and
+  gives the same results as the same config run locally (conftest's
+  ``tiny_reference``): glass files bit for bit (provenance time and host
+  aside), IS libraries, pairs, labels, catalogue and Table I;
+* an exploration that hits its time limit is retried by the profile and
+  resumes from its checkpoint.
 
-It is skipped, with the reason printed, only when Slurm cannot be installed
-or started here (not root, no apt-get).  A cluster that this test started is
-stopped at the end unless TLSF_SLURM_KEEP=1; one that was already up is
-left alone.
+They are skipped, with the reason printed, only when Slurm cannot be
+installed or started here (not root, no apt-get).  A cluster that these tests
+started is stopped at the end unless TLSF_SLURM_KEEP=1; one that was already
+up is left alone.
 
 The other tests check the profiles themselves: every key is a Snakemake
 option, and the settings the test cluster needs are there.
@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,11 +39,13 @@ import numpy as np
 import pytest
 import yaml
 
+# one xdist worker runs every test that runs the whole pipeline, sharing conftest's tiny_reference
+pytestmark = pytest.mark.xdist_group("pipeline")
+
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "tests" / "slurm" / "start_slurm.sh"
 STOP = ROOT / "tests" / "slurm" / "stop_slurm.sh"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-TARGET = "prepare_all"
 
 
 def clean_env() -> dict[str, str]:
@@ -117,30 +120,6 @@ def slurm_cluster():
         subprocess.run(["bash", str(STOP)], timeout=120)
 
 
-def demo_config(tmp_path: Path) -> Path:
-    """The KA2 demo config (config/ka2_demo.yaml) with one glass per T_f (keeps the test short; the
-    PSS demo of config/config.yaml prepares 7.5 times longer)."""
-    with open(ROOT / "config" / "ka2_demo.yaml") as fh:
-        cfg = yaml.safe_load(fh)
-    cfg["prepare"]["n_glasses"] = 1
-    path = tmp_path / "demo_one_glass.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
-def run_snakemake(workdir: Path, configfile: Path, profile: str, *extra: str, target: str = TARGET) -> str:
-    workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-        "--profile", str(ROOT / "profiles" / profile), "--configfile", str(configfile),
-        "--nocolor", *extra, target,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(), timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
-    return out
-
-
 def glass_contents(path: Path) -> dict:
     """Every dataset and root attribute of a glass file, provenance time and host removed."""
     with h5py.File(path, "r") as f:
@@ -152,49 +131,6 @@ def glass_contents(path: Path) -> dict:
         prov.pop("host", None)
         attrs["provenance"] = prov
     return {"data": data, "attrs": attrs}
-
-
-@pytest.mark.slurm
-def test_prepare_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
-    cfg = demo_config(tmp_path)
-    with open(cfg) as fh:
-        temps = yaml.safe_load(fh)["prepare"]["temperatures"]
-    glasses = [f"results/prepare/T{float(t):g}/g0/glass.h5" for t in temps]
-
-    slurm_dir = tmp_path / "slurm"
-    log = run_snakemake(slurm_dir, cfg, "slurm", "--jobs", "4",
-                        "--slurm-init-seconds-before-status-checks", "5")
-    local_dir = tmp_path / "local"
-    run_snakemake(local_dir, cfg, "local")
-
-    # Every prepare job went through Slurm: reported job id, Slurm log, COMPLETED in Slurm.
-    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
-    assert len(submitted) >= len(glasses), log[-4000:]
-    logs = sorted((slurm_dir / ".snakemake" / "slurm_logs" / "rule_prepare").rglob("*.log"))
-    assert len(logs) == len(glasses), [str(p) for p in logs]
-    slurm_ids = {p.stem for p in logs}
-    assert slurm_ids <= set(submitted.values())
-    states = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i|%T", "--jobs", ",".join(sorted(slurm_ids))],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    assert {line.split("|")[1] for line in states.split()} == {"COMPLETED"}, states
-    for p in logs:  # each Slurm job ran the prepare rule for one glass
-        text = p.read_text()
-        assert "rule prepare:" in text and "Finished" in text, text[-2000:]
-
-    # Same outputs, identical glasses.
-    for rel in glasses:
-        a, b = slurm_dir / rel, local_dir / rel
-        assert a.is_file() and b.is_file(), rel
-        ca, cb = glass_contents(a), glass_contents(b)
-        assert ca["attrs"] == cb["attrs"], rel
-        assert set(ca["data"]) == set(cb["data"]) and ca["data"], rel
-        for name in ca["data"]:
-            assert ca["data"][name].dtype == cb["data"][name].dtype, (rel, name)
-            assert np.array_equal(ca["data"][name], cb["data"][name]), (rel, name)
-    for t in temps:
-        assert (slurm_dir / f"results/prepare/T{float(t):g}/diagnostics.png").is_file()
 
 
 def squeue_jobs(after: int = 0) -> list[dict[str, str]]:
@@ -277,17 +213,17 @@ class FaultInjector:
 
 
 @pytest.mark.slurm
-def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slurm_cluster, tmp_path):
+def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slurm_cluster, tiny_reference, tmp_path):
     """Prepare, explore, pairs, two loop iterations with NEB, and the report, every job a Slurm job,
     through cancelled and orphaned jobs; the same results as a local run."""
     import pandas as pd
 
-    from conftest import science_columns, tiny_pipeline_config
+    from conftest import science_columns
 
-    cfg = tiny_pipeline_config()
+    local_dir, cfg, _ = tiny_reference  # the same config run locally, uninterrupted
     cfgfile = tmp_path / "tiny.yaml"
     cfgfile.write_text(yaml.safe_dump(cfg))
-    slurm_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
+    slurm_dir = tmp_path / "slurm"
     slurm_dir.mkdir()
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(slurm_dir),
            "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
@@ -323,7 +259,6 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
     states = {j["comment"]: j["state"] for j in ours}
     assert all(states[c] == "COMPLETED" for c in counts if c not in faulted) or runs == 2, states
 
-    run_snakemake(local_dir, cfgfile, "local", target="all")
     rules_run = set(p.name for p in (slurm_dir / ".snakemake" / "slurm_logs").iterdir())
     # the cheap loop bookkeeping runs locally by design; every science step is a Slurm job
     assert {"rule_prepare", "rule_explore", "rule_pairs", "rule_ml_rank", "rule_neb", "rule_report"} <= rules_run, \
@@ -332,59 +267,87 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
                 "results/explore/T0.7/g1/transitions.parquet", "results/pairs/T0.7/g0/pairs.parquet"):
         a, b = pd.read_parquet(slurm_dir / rel), pd.read_parquet(local_dir / rel)
         pd.testing.assert_frame_equal(science_columns(a), science_columns(b), obj=rel)
+    for rel in ("results/prepare/T0.7/g0/glass.h5", "results/prepare/T0.7/g1/glass.h5"):
+        ca, cb = glass_contents(slurm_dir / rel), glass_contents(local_dir / rel)  # bit for bit, but provenance
+        assert ca["attrs"] == cb["attrs"] and set(ca["data"]) == set(cb["data"]) and ca["data"], rel
+        for name in ca["data"]:
+            assert ca["data"][name].dtype == cb["data"][name].dtype, (rel, name)
+            assert np.array_equal(ca["data"][name], cb["data"][name]), (rel, name)
+    faulted_ids = {i for i, j in faults.seen.items() if j["comment"] in faulted}
+    for p in (slurm_dir / ".snakemake" / "slurm_logs" / "rule_prepare").rglob("*.log"):  # the job's own log
+        text = p.read_text()
+        assert "rule prepare:" in text and "Finished" in text or p.stem in faulted_ids, text[-2000:]
     for rel in ("results/explore/T0.7/g0/is_library.h5", "results/explore/T0.7/g1/is_library.h5"):
         with h5py.File(slurm_dir / rel) as fa, h5py.File(local_dir / rel) as fb:
             assert np.array_equal(fa["positions"][()], fb["positions"][()])
     assert pd.read_csv(slurm_dir / "results/report/table1.csv").equals(pd.read_csv(local_dir / "results/report/table1.csv"))
 
 
+def job_processes(job_id: str, needle: str) -> list[int]:
+    """PIDs of this node's processes that run in Slurm job ``job_id`` with ``needle`` in their command line."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone, or not ours to read
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in env and needle in cmd:
+            pids.append(int(proc.name))
+    return pids
+
+
 @pytest.mark.slurm
 def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster, tmp_path):
     """Slurm ends a running exploration at its time limit (TIMEOUT); the profile's retry asks for
-    twice the time and the exploration continues from its checkpoint instead of starting over."""
+    twice the time and the exploration continues from its checkpoint instead of starting over.
+
+    Slurm's limits count whole minutes.  So that the limit strikes mid-exploration whatever the
+    machine's speed, the test freezes the exploration (SIGSTOP) right after its first checkpoint,
+    as a job slowed down would be, and lowers the job's limit to one minute: Slurm's clock runs on,
+    the job times out, and the retry has most of the exploration left to do from that checkpoint.
+    """
     from conftest import tiny_pipeline_config
 
     cfg = tiny_pipeline_config()
     cfg["prepare"]["n_glasses"] = 1
-    # Long enough to outlive the limit set after 70 s: 400 intervals once took 76 s on an idle 2-core
-    # machine, finished just as the limit struck, and the retry had no checkpoint left to resume.
-    # 1000 made the retry explore for 11 min (Slurm struck at interval ~190 after 79 s, later
-    # intervals took 0.8 s each): 700 still needs over 140 s at the fastest rate seen.
-    cfg["explore"]["n_cg"] = 700
+    cfg["explore"]["n_cg"] = 200
     cfg["explore"]["checkpoint_seconds"] = 5
     cfgfile = tmp_path / "long_explore.yaml"
     cfgfile.write_text(yaml.safe_dump(cfg))
     wd = tmp_path / "slurm"
     wd.mkdir()
     target = "results/explore/T0.7/g0/is_library.h5"
-    # A job killed before its first checkpoint (a cold start can take a minute) has nothing to
-    # resume from: wait for one.
     checkpoint = wd / "results/explore/T0.7/g0/checkpoint.pkl"
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
            "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
            "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
            target]
-    limited, after = None, last_job_id()
+    limited, frozen, after = None, [], last_job_id()
     seen: dict[str, dict[str, str]] = {}
     t0 = time.time()
     with open(tmp_path / "slurm.log", "w") as log_fh:
         proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
-        while proc.poll() is None and time.time() - t0 < 2400:
+        while proc.poll() is None and time.time() - t0 < 1200:
             jobs = squeue_jobs(after)
             # Slurm forgets a finished job MinJobAge after it ends; a slow retry can outlast that.
             seen.update({j["id"]: j for j in jobs})
-            if limited is None:
+            if limited is None and checkpoint.exists():
                 for j in jobs:
-                    # past one minute of run time and at least one checkpoint: lower its limit below that
-                    if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING" \
-                            and seconds(j["elapsed"]) >= 70 and checkpoint.exists():
+                    if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING":
+                        frozen = job_processes(j["id"], "explore.py")
+                        for pid in frozen:
+                            os.kill(pid, signal.SIGSTOP)
                         subprocess.run(["scontrol", "update", f"JobId={j['id']}", "TimeLimit=1"], check=True,
                                        capture_output=True, env=clean_env())
                         limited = j["id"]
-            time.sleep(1)
+            time.sleep(0.5)
     log = (tmp_path / "slurm.log").read_text()
     assert proc.returncode == 0, log[-4000:]
-    assert limited is not None, "the exploration finished within a minute: raise n_cg"
+    assert limited is not None, "no checkpoint of a running exploration was seen"
+    assert frozen, "the exploration's process was not found in its Slurm job"
     seen.update({j["id"]: j for j in squeue_jobs(after)})
     explore_jobs = [j for j in seen.values() if j["comment"] == "rule_explore_wildcards_0.7_0"]
     states = {j["id"]: j["state"] for j in explore_jobs}
@@ -392,5 +355,7 @@ def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster,
     assert sorted(states.values()) == ["COMPLETED", "TIMEOUT"], states
     assert len([j for j in seen.values() if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
     explore_log = (wd / "logs/explore/T0.7/g0.log").read_text()
-    assert "resumed from checkpoint" in explore_log, explore_log[-2000:]
-    print(f"exploration: {states}; {time.time() - t0:.0f} s")
+    resumed = re.findall(r"resumed from checkpoint at interval (\d+)", explore_log)
+    assert len(resumed) == 1 and 0 < int(resumed[0]) < cfg["explore"]["n_cg"], explore_log[-2000:]
+    print(f"exploration: {states}; resumed at interval {resumed[0]} of {cfg['explore']['n_cg']}; "
+          f"{time.time() - t0:.0f} s")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,22 +11,7 @@ import yaml
 
 from tlsfinder.workflow import loop_inputs
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-
-
-def workflow_copy(tmp_path: Path, config: dict | None = None) -> Path:
-    """The workflow files in a fresh folder (as a fresh clone has them), optionally with a new demo config."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "rules", "workflow", "config", "report", "envs", "containers", "profiles"):
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / item)
-        elif src.exists():
-            shutil.copy(src, tmp_path / item)
-    if config is not None:
-        (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return tmp_path
+from conftest import ROOT, SNAKEMAKE, workflow_copy
 
 
 def snakemake(cwd: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -218,7 +218,8 @@ def check_results_config(config: dict, record: str | Path) -> None:
     ``record`` holds the validated config that made the folder (:func:`record_results_config`).
     Keys in :data:`MIXABLE_KEYS` may differ.  A key the record lacks (added to the schema after the
     folder was made) counts as different only if the current value is not the key's schema default:
-    results made before the key existed are results of its default.
+    results made before the key existed are results of its default (``ml.transition_count`` aside:
+    pair features counted every change of the time series before it existed).
     """
     record = Path(record)
     if not record.exists():
@@ -235,6 +236,9 @@ def check_results_config(config: dict, record: str | Path) -> None:
 
     if model and "ml.tls_splitting_max" in a and math.isclose(a["ml.tls_splitting_max"], tls_threshold(config)):
         del a["ml.tls_splitting_max"]
+    # Pair features counted every change of the time series before ml.transition_count existed.
+    if "ml.delta_e_max" in a:
+        a.setdefault("ml.transition_count", "every_change")
 
     def differs(k: str) -> bool:
         if k in MIXABLE_KEYS or k.split(".")[0] in OPTIONAL_SECTIONS or a.get(k) == b.get(k):

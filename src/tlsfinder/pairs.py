@@ -39,6 +39,26 @@ column                   type     meaning
                                   (eps); not features, kept for reports
 =======================  =======  ==============================================
 
+How ``Tij``/``Tji`` are counted (``ml.transition_count``, :func:`count_transitions`).  The
+exploration's time series (``timeseries.parquet`` of :mod:`tlsfinder.explore`) lists every change
+of IS it located, at the MD step where it happened.  ``"interval"`` (the default) counts, for
+each pair of consecutive quench times t_k = k tau_cg, one transition a -> b when the IS at t_k is
+a and the IS at t_(k+1) is b != a, the IS at time t being the last one entered at or before t:
+an excursion a -> c -> a inside one interval counts nothing, a -> c -> b inside one interval
+counts once as a -> b.  This is the count of an exploration that quenches every tau_cg and
+compares consecutive quenches (Mocanu et al. (2023), "Microscopic observation of two-level
+systems in a metallic glass model", J. Chem. Phys. 158, 014501, Sec. II.D), the protocol the
+published tables were made with (inferred: the data's README only says "how many times the
+exploration dynamics went i -> j"), whatever ``explore.protocol`` located the changes, so the
+shipped model sees counts that mean what its training counts meant.  ``"every_change"`` counts
+every consecutive pair of distinct IS of the time series (``transitions.parquet``): with
+``explore.protocol: bisect`` also quick recrossings inside one interval, so more counts than the
+published ones for the same exploration.  Either way raw counts over the whole exploration
+(``n_cg`` intervals), so they grow with its length.
+
+The table's pandas ``attrs`` (kept in its Parquet metadata by :func:`pairs_from_files`) record
+the counting: ``transition_count`` (``"none"`` without dynamics) and ``interval_steps``.
+
 ``Tij``/``Tji`` are stored as float64 like the published tables.  The published
 ``i``/``j`` columns hold energies; ours hold ids (the importer renames them).
 No extra features are added: the candidates we tried on the published data
@@ -55,6 +75,7 @@ library (benchmarks/pairs.py).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -87,6 +108,10 @@ PUBLISHED_FEATURES = (
 
 #: Columns of a pairs table written by :func:`pair_features`.
 PAIR_COLUMNS = PAIR_KEY + PUBLISHED_FEATURES + ("e_i", "e_j")
+
+#: How Tij / Tji are counted from the exploration's time series (``ml.transition_count``).
+TRANSITION_COUNTS = ("interval", "every_change")
+DEFAULT_TRANSITION_COUNT = default("ml.transition_count")
 
 #: Default Delta_E window (total energy, eps; ``ml.delta_e_max``): the published search skipped
 #: pairs above 1.
@@ -391,29 +416,122 @@ def load_transitions(path: str | Path | None, n_is: int) -> np.ndarray:
     return t
 
 
+def count_transitions(steps, is_ids, n_is: int, mode: str = DEFAULT_TRANSITION_COUNT,
+                      interval_steps: int | None = None, source: str = "time series") -> np.ndarray:
+    """Transition counts (n_IS, n_IS) from a time series of IS changes.
+
+    ``steps`` (MD steps, non-decreasing, the first 0) and ``is_ids`` (rows of the IS library) are the
+    columns of the exploration's ``timeseries.parquet``: from ``steps[r]`` on the glass is in IS
+    ``is_ids[r]``.  ``mode`` (module docstring): ``"interval"`` counts a -> b once for each pair of
+    consecutive quench times k * interval_steps (k = 0, 1, ..., up to the first at or after the last
+    change) whose IS are a and b != a; ``"every_change"`` counts every consecutive pair of distinct
+    ids.  ``interval_steps`` = tau_cg / dt, needed by ``"interval"``.
+    """
+    if mode not in TRANSITION_COUNTS:
+        raise TLSFinderError(f"ml.transition_count = {mode!r}: must be one of {list(TRANSITION_COUNTS)}")
+    steps = np.asarray(steps)
+    ids = np.asarray(is_ids)
+    if steps.shape != ids.shape or steps.ndim != 1:
+        raise TLSFinderError(f"{source}: 'step' and 'is_id' must be two columns of one length")
+    t = np.zeros((n_is, n_is), dtype=np.int64)
+    if len(ids) == 0:
+        return t
+    for name, v in (("step", steps), ("is_id", ids)):
+        if not np.issubdtype(v.dtype, np.integer):
+            raise TLSFinderError(f"{source}: column {name!r} must be integer, got {v.dtype}")
+    if steps[0] != 0 or np.any(np.diff(steps) < 0):
+        raise TLSFinderError(f"{source}: 'step' must start at 0 and never decrease")
+    if ids.min() < 0 or ids.max() >= n_is:
+        raise TLSFinderError(f"{source}: is_id outside 0..{n_is - 1} (the IS library's rows)")
+    if mode == "interval":
+        if interval_steps is None or int(interval_steps) < 1:
+            raise TLSFinderError(f"{source}: counting per interval needs tau_cg / dt >= 1 MD steps, got {interval_steps}")
+        n = int(interval_steps)
+        ends = np.arange(0, -(-int(steps[-1]) // n) + 1) * n  # quench times 0, n, 2n, ... covering every change
+        ids = ids[np.searchsorted(steps, ends, side="right") - 1]  # the IS at each: last entered at or before it
+    a, b = ids[:-1], ids[1:]
+    moved = a != b
+    np.add.at(t, (a[moved], b[moved]), 1)
+    return t
+
+
+def _explore_interval_steps(is_library: str | Path) -> int:
+    """tau_cg / dt of the exploration that made an IS library, from the config it recorded."""
+    import h5py
+
+    try:
+        with h5py.File(is_library, "r") as h:
+            cfg = json.loads(h.attrs["provenance"])["config"]["explore"]
+        return int(round(float(cfg["tau_cg"]) / float(cfg["dt"])))
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise TLSFinderError(
+            f"{is_library}: no explore.tau_cg / explore.dt recorded with the IS library ({exc!r}), needed to count "
+            "transitions per quench interval; give the interval, or set ml.transition_count: every_change"
+        ) from None
+
+
+def load_timeseries_transitions(path: str | Path, n_is: int, mode: str, interval_steps: int | None) -> np.ndarray:
+    """:func:`count_transitions` of an exploration's ``timeseries.parquet`` (columns step, is_id)."""
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: no such time series (needed by ml.transition_count: {mode})")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
+    missing = [c for c in ("step", "is_id") if c not in df.columns]
+    if missing:
+        raise TLSFinderError(f"{path}: missing column(s) {missing} (need step, is_id)")
+    return count_transitions(df["step"].to_numpy(), df["is_id"].to_numpy(), n_is, mode, interval_steps, source=str(path))
+
+
 def pairs_from_files(
     is_library: str | Path,
     transitions: str | Path | None,
     *,
     glass: str,
     delta_e_max: float = DEFAULT_DELTA_E_MAX,
+    transition_count: str = DEFAULT_TRANSITION_COUNT,
+    timeseries: str | Path | None = None,
+    interval_steps: int | None = None,
     out: str | Path | None = None,
 ) -> pd.DataFrame:
     """Pairs table of one glass from its IS library (:func:`tlsfinder.explore.read_is_library`) and
-    transition table; written to ``out`` if given."""
+    exploration dynamics; written to ``out`` if given.
+
+    ``transition_count`` (module docstring): ``"every_change"`` reads the ``transitions`` table;
+    ``"interval"`` counts from the time series ``timeseries`` (default: ``timeseries.parquet`` beside
+    ``transitions``, where the exploration writes both) per interval of ``interval_steps`` MD steps
+    (default: tau_cg / dt of the config recorded in the library).  No ``transitions`` and no
+    ``timeseries``: no dynamics, all counts zero.
+    """
     from .explore import read_is_library
 
+    if transition_count not in TRANSITION_COUNTS:
+        raise TLSFinderError(f"ml.transition_count = {transition_count!r}: must be one of {list(TRANSITION_COUNTS)}")
     lib = read_is_library(is_library)
     positions, energy, box = lib["positions"], lib["energy"], np.asarray(lib["box"], dtype=float)
     if positions.ndim != 3:
         raise TLSFinderError(f"{is_library}: 'positions' is not an (n_IS, N, 3) array (shape {positions.shape})")
     n_is = positions.shape[0]
-    trans = load_transitions(transitions, n_is)
+    if transitions is None and timeseries is None:
+        trans, transition_count = load_transitions(None, n_is), "none"
+    elif transition_count == "every_change" and transitions is not None:
+        trans = load_transitions(transitions, n_is)
+    else:
+        timeseries = Path(timeseries) if timeseries is not None else Path(transitions).with_name("timeseries.parquet")
+        if transition_count == "interval" and interval_steps is None:
+            interval_steps = _explore_interval_steps(is_library)
+        trans = load_timeseries_transitions(timeseries, n_is, transition_count, interval_steps)
     try:
         df = pair_features(positions, energy, box, trans, glass=glass, delta_e_max=delta_e_max)
     except TLSFinderError as exc:
         raise TLSFinderError(f"{is_library}: {exc}") from None
-    log.info("glass %s: %d IS, %d pairs with Delta_E <= %g", glass, n_is, len(df), delta_e_max)
+    # how Tij / Tji were counted, kept in the table's Parquet metadata (pandas attrs)
+    df.attrs.update(transition_count=transition_count,
+                    interval_steps=int(interval_steps) if transition_count == "interval" else None)
+    log.info("glass %s: %d IS, %d pairs with Delta_E <= %g, %d transitions counted (%s)", glass, n_is, len(df),
+             delta_e_max, int(trans.sum()), transition_count)
     if out is not None:
         from .io import write_parquet
 
