@@ -10,7 +10,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
-# Two pytest workers: the whole-pipeline tests (resume, Slurm) run in one while the other takes the rest.
+# Two pytest workers, one test file each at a time (a file's tests share its fixtures, e.g. the Slurm cluster).
 TEST_WORKERS ?= 2
 
 .PHONY: venv test demo clean
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local

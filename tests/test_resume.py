@@ -33,8 +33,7 @@ import yaml
 
 from conftest import SNAKEMAKE, science_columns, workflow_copy
 
-# one xdist worker runs every test that runs the whole pipeline, sharing conftest's tiny_reference
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.slow
 
 # Files each written last by its job: when one exists and Snakemake does not mark it incomplete,
 # that job had finished.

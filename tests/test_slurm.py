@@ -39,9 +39,6 @@ import numpy as np
 import pytest
 import yaml
 
-# one xdist worker runs every test that runs the whole pipeline, sharing conftest's tiny_reference
-pytestmark = pytest.mark.xdist_group("pipeline")
-
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "tests" / "slurm" / "start_slurm.sh"
 STOP = ROOT / "tests" / "slurm" / "stop_slurm.sh"
@@ -147,15 +144,6 @@ def last_job_id() -> int:
     return max((int(j["id"].split("_")[0]) for j in squeue_jobs()), default=0)
 
 
-def seconds(elapsed: str) -> int:
-    """Slurm's [[d-]h:]m:s as seconds."""
-    days, _, rest = elapsed.rpartition("-")
-    parts = [int(x) for x in rest.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    return int(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
-
-
 def restart_slurmd() -> None:
     pid = int(Path("/run/slurmd.pid").read_text())
     os.kill(pid, 15)
@@ -169,6 +157,84 @@ def restart_slurmd() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def job_processes(job_id: str, needle: str) -> list[int]:
+    """PIDs of this node's processes that run in Slurm job ``job_id`` with ``needle`` in their command line."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone, or not ours to read
+            continue
+        if f"SLURM_JOB_ID={job_id}".encode() in env and needle in cmd:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slurm
+def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster, tmp_path):
+    """Slurm ends a running exploration at its time limit (TIMEOUT); the profile's retry asks for
+    twice the time and the exploration continues from its checkpoint instead of starting over.
+
+    Slurm's limits count whole minutes.  So that the limit strikes mid-exploration whatever the
+    machine's speed, the test freezes the exploration (SIGSTOP) right after its first checkpoint,
+    as a job slowed down would be, and lowers the job's limit to one minute: Slurm's clock runs on,
+    the job times out, and the retry has most of the exploration left to do from that checkpoint.
+    """
+    from conftest import tiny_pipeline_config
+
+    cfg = tiny_pipeline_config()
+    cfg["prepare"]["n_glasses"] = 1
+    cfg["explore"]["n_cg"] = 200
+    cfg["explore"]["checkpoint_seconds"] = 5
+    cfgfile = tmp_path / "long_explore.yaml"
+    cfgfile.write_text(yaml.safe_dump(cfg))
+    wd = tmp_path / "slurm"
+    wd.mkdir()
+    target = "results/explore/T0.7/g0/is_library.h5"
+    checkpoint = wd / "results/explore/T0.7/g0/checkpoint.pkl"
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
+           "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
+           "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+           target]
+    limited, frozen, after = None, [], last_job_id()
+    seen: dict[str, dict[str, str]] = {}
+    t0 = time.time()
+    with open(tmp_path / "slurm.log", "w") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
+        while proc.poll() is None and time.time() - t0 < 1200:
+            jobs = squeue_jobs(after)
+            # Slurm forgets a finished job MinJobAge after it ends; a slow retry can outlast that.
+            seen.update({j["id"]: j for j in jobs})
+            if limited is None and checkpoint.exists():
+                for j in jobs:
+                    if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING":
+                        frozen = job_processes(j["id"], "explore.py")
+                        for pid in frozen:
+                            os.kill(pid, signal.SIGSTOP)
+                        subprocess.run(["scontrol", "update", f"JobId={j['id']}", "TimeLimit=1"], check=True,
+                                       capture_output=True, env=clean_env())
+                        limited = j["id"]
+            time.sleep(0.5)
+    log = (tmp_path / "slurm.log").read_text()
+    assert proc.returncode == 0, log[-4000:]
+    assert limited is not None, "no checkpoint of a running exploration was seen"
+    assert frozen, "the exploration's process was not found in its Slurm job"
+    seen.update({j["id"]: j for j in squeue_jobs(after)})
+    explore_jobs = [j for j in seen.values() if j["comment"] == "rule_explore_wildcards_0.7_0"]
+    states = {j["id"]: j["state"] for j in explore_jobs}
+    assert states[limited] == "TIMEOUT", states
+    assert sorted(states.values()) == ["COMPLETED", "TIMEOUT"], states
+    assert len([j for j in seen.values() if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
+    explore_log = (wd / "logs/explore/T0.7/g0.log").read_text()
+    resumed = re.findall(r"resumed from checkpoint at interval (\d+)", explore_log)
+    assert len(resumed) == 1 and 0 < int(resumed[0]) < cfg["explore"]["n_cg"], explore_log[-2000:]
+    print(f"exploration: {states}; resumed at interval {resumed[0]} of {cfg['explore']['n_cg']}; "
+          f"{time.time() - t0:.0f} s")
+
+
 class FaultInjector:
     """Cluster faults, each once, as the run reaches them.
 
@@ -176,8 +242,7 @@ class FaultInjector:
     * a running job cancelled,
     * slurmd restarted while a NEB batch runs.
 
-    (A job hitting its time limit needs a job longer than Slurm's one-minute granularity:
-    :func:`test_an_exploration_that_hits_its_time_limit_resumes_on_retry`.)
+    (A job hitting its time limit: :func:`test_an_exploration_that_hits_its_time_limit_resumes_on_retry`.)
     """
 
     def __init__(self):
@@ -281,81 +346,3 @@ def test_whole_pipeline_through_slurm_recovers_faults_and_matches_local_run(slur
         with h5py.File(slurm_dir / rel) as fa, h5py.File(local_dir / rel) as fb:
             assert np.array_equal(fa["positions"][()], fb["positions"][()])
     assert pd.read_csv(slurm_dir / "results/report/table1.csv").equals(pd.read_csv(local_dir / "results/report/table1.csv"))
-
-
-def job_processes(job_id: str, needle: str) -> list[int]:
-    """PIDs of this node's processes that run in Slurm job ``job_id`` with ``needle`` in their command line."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            env = (proc / "environ").read_bytes().split(b"\0")
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone, or not ours to read
-            continue
-        if f"SLURM_JOB_ID={job_id}".encode() in env and needle in cmd:
-            pids.append(int(proc.name))
-    return pids
-
-
-@pytest.mark.slurm
-def test_an_exploration_that_hits_its_time_limit_resumes_on_retry(slurm_cluster, tmp_path):
-    """Slurm ends a running exploration at its time limit (TIMEOUT); the profile's retry asks for
-    twice the time and the exploration continues from its checkpoint instead of starting over.
-
-    Slurm's limits count whole minutes.  So that the limit strikes mid-exploration whatever the
-    machine's speed, the test freezes the exploration (SIGSTOP) right after its first checkpoint,
-    as a job slowed down would be, and lowers the job's limit to one minute: Slurm's clock runs on,
-    the job times out, and the retry has most of the exploration left to do from that checkpoint.
-    """
-    from conftest import tiny_pipeline_config
-
-    cfg = tiny_pipeline_config()
-    cfg["prepare"]["n_glasses"] = 1
-    cfg["explore"]["n_cg"] = 200
-    cfg["explore"]["checkpoint_seconds"] = 5
-    cfgfile = tmp_path / "long_explore.yaml"
-    cfgfile.write_text(yaml.safe_dump(cfg))
-    wd = tmp_path / "slurm"
-    wd.mkdir()
-    target = "results/explore/T0.7/g0/is_library.h5"
-    checkpoint = wd / "results/explore/T0.7/g0/checkpoint.pkl"
-    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
-           "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", str(cfgfile), "--nocolor",
-           "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
-           target]
-    limited, frozen, after = None, [], last_job_id()
-    seen: dict[str, dict[str, str]] = {}
-    t0 = time.time()
-    with open(tmp_path / "slurm.log", "w") as log_fh:
-        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=clean_env())
-        while proc.poll() is None and time.time() - t0 < 1200:
-            jobs = squeue_jobs(after)
-            # Slurm forgets a finished job MinJobAge after it ends; a slow retry can outlast that.
-            seen.update({j["id"]: j for j in jobs})
-            if limited is None and checkpoint.exists():
-                for j in jobs:
-                    if j["comment"].startswith("rule_explore_") and j["state"] == "RUNNING":
-                        frozen = job_processes(j["id"], "explore.py")
-                        for pid in frozen:
-                            os.kill(pid, signal.SIGSTOP)
-                        subprocess.run(["scontrol", "update", f"JobId={j['id']}", "TimeLimit=1"], check=True,
-                                       capture_output=True, env=clean_env())
-                        limited = j["id"]
-            time.sleep(0.5)
-    log = (tmp_path / "slurm.log").read_text()
-    assert proc.returncode == 0, log[-4000:]
-    assert limited is not None, "no checkpoint of a running exploration was seen"
-    assert frozen, "the exploration's process was not found in its Slurm job"
-    seen.update({j["id"]: j for j in squeue_jobs(after)})
-    explore_jobs = [j for j in seen.values() if j["comment"] == "rule_explore_wildcards_0.7_0"]
-    states = {j["id"]: j["state"] for j in explore_jobs}
-    assert states[limited] == "TIMEOUT", states
-    assert sorted(states.values()) == ["COMPLETED", "TIMEOUT"], states
-    assert len([j for j in seen.values() if j["comment"].startswith("rule_prepare_")]) == 1  # not redone
-    explore_log = (wd / "logs/explore/T0.7/g0.log").read_text()
-    resumed = re.findall(r"resumed from checkpoint at interval (\d+)", explore_log)
-    assert len(resumed) == 1 and 0 < int(resumed[0]) < cfg["explore"]["n_cg"], explore_log[-2000:]
-    print(f"exploration: {states}; resumed at interval {resumed[0]} of {cfg['explore']['n_cg']}; "
-          f"{time.time() - t0:.0f} s")
