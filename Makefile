@@ -10,7 +10,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
-# Two pytest workers, one test file each at a time (a file's tests share its fixtures, e.g. the Slurm cluster).
+# Two pytest workers, one test file each at a time (a file's tests share its fixtures, e.g. the Slurm cluster),
+# files in conftest's order: the whole-pipeline files first (xdist would otherwise start with the largest files).
 TEST_WORKERS ?= 2
 
 .PHONY: venv test demo clean
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 demo: $(STAMP)
 	$(VENV)/bin/snakemake --profile profiles/local
