@@ -7,7 +7,13 @@ systems in a metallic glass model", J. Chem. Phys. 158, 014501 (2023)).  Prints 
 run, NEB wall time (from Snakemake's benchmark files), TLS found (in the loop's preset), TLS per
 core-hour, and the fraction of the classical protocol's TLS that the ML loop recovers.
 
-Also the double wells (DW) found, since at small sizes TLS are few (Mocanu et al. 2023: ~0.3 % of DW).
+Also the double wells (DW) found, since at small sizes TLS are few, and what the published TLS-per-DW
+rate of the model lets one expect: the classical protocol's expected TLS (its DW count times the
+rate, with the Poisson chance of finding any), and the DW, NEB core-hours and wall time on 2 cores
+it would need to expect 10 TLS, the fewest that make an 80 % recall measurable at all.  Rates:
+KA2 T_f = 0.617, Mocanu et al. (2023) Table I, 74 TLS among 21,880 DW (both data sets; their
+threshold T_Q); PSS T_f = 0.092, Khomenko, Reichman, Zamponi, Phys. Rev. Materials 5, 055602 (2021),
+1,008 TLS among 117,339 DW (Ar units).
 
 Usage: python benchmarks/end_to_end.py [--config benchmarks/end_to_end.yaml] [--workdir /tmp/tlsf-e2e]
        [--reuse]   (print the figures of an earlier run in --workdir without running anything)
@@ -16,17 +22,21 @@ Usage: python benchmarks/end_to_end.py [--config benchmarks/end_to_end.yaml] [--
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 SHARED = ("results/prepare", "results/explore", "results/pairs")
+# published TLS and DW counts (see the docstring), by model and T_f
+PUBLISHED_TLS_PER_DW = {("KA2", 0.617): (74, 21880), ("PSS", 0.092): (1008, 117339)}
 
 
 def copy_workflow(dest: Path, config: dict) -> None:
@@ -95,6 +105,33 @@ def main() -> None:
     frac = len(ref & got) / len(ref) if ref else float("nan")
     print(f"ML loop recovers {len(ref & got)} of the classical protocol's {len(ref)} TLS ({frac:.0%}); "
           f"it found {len(got - ref)} TLS the classical protocol did not look at")
+    expectation(base, results["classical"], wd / "classical")
+
+
+def exploration_core_s(wd: Path) -> float:
+    """Core-seconds of the glasses' exploration (their summaries' wall time, one core each)."""
+    return float(sum(json.loads(f.read_text())["wall_time_s"] for f in wd.glob("results/explore/*/*/summary.json")))
+
+
+def expectation(cfg: dict, classical: dict, wd: Path) -> None:
+    """What the published TLS-per-DW rate lets the classical run expect, and what 10 TLS would cost."""
+    temps = cfg.get("prepare", {}).get("temperatures", [])
+    key = (cfg.get("model", {}).get("name"), float(temps[0]) if len(temps) == 1 else None)
+    if key not in PUBLISHED_TLS_PER_DW:
+        print(f"no published TLS-per-DW rate for model {key[0]} at T_f {temps}: no expectation printed")
+        return
+    n_tls, n_dw = PUBLISHED_TLS_PER_DW[key]
+    rate = n_tls / n_dw
+    lam = classical["n_dw"] * rate
+    hours = classical["seconds"] / 3600
+    need_dw = 10 / rate
+    print(f"published rate {key[0]} T_f = {key[1]}: {n_tls} TLS / {n_dw} DW = {100 * rate:.2f} %; the classical "
+          f"run's {classical['n_dw']} DW expect {lam:.2f} TLS (P(any) = {1 - np.exp(-lam):.0%})")
+    if classical["n_dw"] and hours > 0:
+        scale = need_dw / classical["n_dw"]
+        neb_h, explore_h = scale * hours, scale * exploration_core_s(wd) / 3600
+        print(f"10 expected TLS need ~{need_dw:.0f} DW: ~{scale * classical['neb']:.0f} NEBs, {neb_h:.1f} NEB core-hours "
+              f"and {explore_h:.1f} core-hours of exploration at this run's rates ({(neb_h + explore_h) / 2:.1f} h on 2 cores)")
 
 
 if __name__ == "__main__":
