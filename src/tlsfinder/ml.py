@@ -74,6 +74,11 @@ held-out pairs, taken in ranking order, that holds 90 % of their TLS; mean +- st
   2.41 %, 8 seeds) and a TLS-or-not classifier on DWs times p_dw 3.2 % (1 seed).
   With a perfect DW classifier the five-member regressor needs 1.77 +- 0.06 %: the features
   do not separate TLS from DWs within ~0.2 decades of the threshold well enough for 1.5 %.
+* Context features from the glass's pairs table (benchmarks/ml_context.py, 5 members, 10 seeds):
+  the branching fractions Tij / (transitions out of i) and Tji / (out of j) give 1.90 +- 0.09 %
+  (paired -0.23 +- 0.13, lower in 10 of 10 seeds) by a better DW classifier (accuracy 0.902 ->
+  0.936); the regressor's bound stays 1.78 %, and graph degrees, triangles and energy ranks did
+  not help.  The gain shrinks with sparse counts (2.08 % with 10 % of the transitions kept).
 
 The alternative order ``"dw_then_splitting"`` (pairs with p_dw >= 0.5 by predicted splitting,
 then the others) needs 2.4 % for 90 % and 65 % for all.
