@@ -15,7 +15,8 @@ end-to-end comparison (ML advantage): for each seed, the first iteration at whic
 recovered 80 % of the classical protocol's TLS (those among pairs crossed both ways), and its TLS
 per core-hour against the classical protocol's.  A core-hour counts NEBs at --neb-core-s each
 (default: 18 s, the mean cost of one PSS N = 500 NEB in benchmarks/end_to_end.py's PSS run here,
-928 s for 50 NEBs; the published glasses have N = 1500, and the ratio barely depends on it) plus the loop's own training and ranking time, measured.
+928 s for 50 NEBs; the published glasses have N = 1500, and the ratio barely depends on it) plus
+the loop's own training and ranking time, measured.
 
 Measured (3 seeds, defaults): 290 of 293 TLS after 2,000 NEBs; 80 % of the classical protocol's
 286 TLS at iteration 5 (1,200 NEBs, recall 80.1-83.9 %), 26.3-27.5x its TLS per core-hour.
