@@ -24,6 +24,41 @@ from tlsfinder.engine import Engine
 from tlsfinder.models import KA2, PSS
 
 
+SLURM_SCRIPTS = Path(__file__).resolve().parent / "slurm"
+
+
+def slurm_up() -> bool:
+    """The one-node Slurm cluster answers (``scontrol ping``)."""
+    try:
+        out = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "UP" in out.stdout
+
+
+def pytest_configure(config):
+    """Where Slurm is installed and we are root, the one-node cluster runs for the whole session.
+
+    Snakemake's Slurm executor plugin asks ``scontrol show config`` for MinJobAge when it is
+    imported, by every ``snakemake`` start, local runs included; with a slurm.conf but no
+    slurmctld, scontrol retries for ~9 s first (``import snakemake.cli``: 11.0 s against 2.1 s
+    with the cluster up), and the suite starts Snakemake about fifty times.  Started here, in
+    xdist's controller (before any worker), stopped in :func:`pytest_unconfigure`; never
+    installed here (tests/test_slurm.py does that).  ``TLSF_SLURM_AUTOSTART=0`` turns it off."""
+    if hasattr(config, "workerinput") or os.environ.get("TLSF_SLURM_AUTOSTART", "1") == "0":
+        return
+    if not (sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("slurmctld")
+            and shutil.which("scontrol")) or slurm_up():
+        return
+    res = subprocess.run(["bash", str(SLURM_SCRIPTS / "start_slurm.sh")], capture_output=True, text=True, timeout=300)
+    config._tlsf_slurm_started = res.returncode == 0
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_tlsf_slurm_started", False) and os.environ.get("TLSF_SLURM_KEEP") != "1":
+        subprocess.run(["bash", str(SLURM_SCRIPTS / "stop_slurm.sh")], capture_output=True, timeout=120)
+
+
 def pytest_collection_modifyitems(config, items):
     """The whole-pipeline tests (tests/test_resume.py, tests/test_slurm.py: about half the suite's
     time) go first: with ``--dist loadfile`` each of the two workers starts with one of them and the

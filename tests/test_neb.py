@@ -189,11 +189,14 @@ def test_end_derivatives_follow_the_softest_mode_along_the_path(glass, pair01):
     assert (r["w1"] ** 2, r["w2"] ** 2) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
 
 
-def test_intermediate_minimum_splits_the_pair(glass, pair01):
+def test_intermediate_minimum_splits_the_pair(glass):
     """IS0 -> IS2 passes through IS1: the pair is split into IS0-IS1 and IS1-IS2."""
     model, species, lib = glass
-    res = N.neb_pair(model, model.box, species, lib[0], lib[2], N.NEBSettings(**FAST),
-                     [units.get_preset("KA2", "NiP")], pair_id="0-2")
+    # With 16 images the dip of IS1 shows after ~800 FIRE steps (with 24 only after ~2000): the
+    # band, unconverged at max_steps, is split at its end check all the same.
+    s = N.NEBSettings(**{**FAST, "n_images": 16, "max_steps": 1000})
+    presets = [units.get_preset("KA2", "NiP")]
+    res = N.neb_pair(model, model.box, species, lib[0], lib[2], s, presets, pair_id="0-2")
     top = res[0]
     assert top.status == "split" and top.row["n_intermediate"] == 1
     assert "E_NiP" not in top.row  # a split pair is never analysed as one double well
@@ -202,8 +205,8 @@ def test_intermediate_minimum_splits_the_pair(glass, pair01):
     assert N.same_minimum(subs[0].pos_b, subs[1].pos_a, model.box, 1e-9)
     assert N.same_minimum(subs[0].pos_b, lib[1], model.box, 1e-3)  # the intermediate is IS1
     assert [r.status for r in subs] == ["dw", "dw"]
-    # The first elementary well is the IS0-IS1 double well found directly.
-    direct = pair01[0][0].row
+    # The first elementary well is the IS0-IS1 double well found directly (same settings).
+    direct = N.neb_pair(model, model.box, species, lib[0], lib[1], s, presets, pair_id="0-1")[0].row
     assert subs[0].row["V_a"] == pytest.approx(direct["V_a"], abs=1e-4)
     assert subs[0].row["E_NiP"] == pytest.approx(direct["E_NiP"], rel=1e-3)
 

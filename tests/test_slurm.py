@@ -16,7 +16,7 @@ munge with apt-get when they are missing) and check that
 They are skipped, with the reason printed, only when Slurm cannot be
 installed or started here (not root, no apt-get).  A cluster that these tests
 started is stopped at the end unless TLSF_SLURM_KEEP=1; one that was already
-up is left alone.
+up (e.g. started for the whole session by conftest) is left alone.
 
 The other tests check the profiles themselves: every key is a Snakemake
 option, and the settings the test cluster needs are there.
@@ -38,6 +38,8 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+
+from conftest import slurm_up
 
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "tests" / "slurm" / "start_slurm.sh"
@@ -94,19 +96,11 @@ def test_cluster_scripts_are_valid_bash(script):
 
 
 # ------------------------------------------------------ the one-node cluster
-def _cluster_up() -> bool:
-    try:
-        out = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "UP" in out.stdout
-
-
 @pytest.fixture(scope="module")
 def slurm_cluster():
     if shutil.which("bash") is None or not sys.platform.startswith("linux"):
         pytest.skip("Slurm test cluster needs Linux and bash")
-    was_up = _cluster_up()
+    was_up = slurm_up()
     proc = subprocess.run(["bash", str(START), "--install"], capture_output=True, text=True, timeout=900)
     print(proc.stdout + proc.stderr)
     if proc.returncode == 2:

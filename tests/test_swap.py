@@ -65,9 +65,11 @@ def test_swap_chain_samples_the_boltzmann_distribution():
 def test_acceptance_matches_lammps_fix_atom_swap(ka2_small):
     """From the same T = 1.0 state, with positions frozen, LAMMPS fix atom/swap and our moves form the
     same Markov chain: A<->C attempts, then B<->C attempts.  LAMMPS's accepted counts must lie within
-    the spread of our chain's counts over independent seeds."""
+    the spread of our chain's counts over independent seeds.  The chains' Metropolis temperature is
+    2.0: 4-5 % of the attempts are accepted (0.6-0.8 % at 1.0), a sharper comparison for fewer of
+    LAMMPS's attempts, each a full energy evaluation."""
     model, pos, _, species = ka2_small
-    temperature, attempts = 1.0, 8000
+    temperature, attempts = 2.0, 3000
     with Engine(model, pos, model.box, species) as eng:
         accepted_lmp = []
         for k, (t1, t2) in enumerate([(1, 3), (2, 3)]):
