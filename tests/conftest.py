@@ -42,9 +42,9 @@ def pytest_configure(config):
     Snakemake's Slurm executor plugin asks ``scontrol show config`` for MinJobAge when it is
     imported, by every ``snakemake`` start, local runs included; with a slurm.conf but no
     slurmctld, scontrol retries for ~9 s first (``import snakemake.cli``: 11.0 s against 2.1 s
-    with the cluster up), and the suite starts Snakemake about fifty times.  Started here, in
-    xdist's controller (before any worker), stopped in :func:`pytest_unconfigure`; never
-    installed here (tests/test_slurm.py does that).  ``TLSF_SLURM_AUTOSTART=0`` turns it off."""
+    with the cluster up), and the suite starts Snakemake dozens of times (every resume segment,
+    dry run, lint and workflow test).  Started here, in xdist's controller (before any worker),
+    stopped in :func:`pytest_unconfigure`; never installed here (tests/test_slurm.py does that).  ``TLSF_SLURM_AUTOSTART=0`` turns it off."""
     if hasattr(config, "workerinput") or os.environ.get("TLSF_SLURM_AUTOSTART", "1") == "0":
         return
     if not (sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("slurmctld")

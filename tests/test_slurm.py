@@ -39,11 +39,11 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import slurm_up
+from conftest import SLURM_SCRIPTS, slurm_up
 
 ROOT = Path(__file__).resolve().parents[1]
-START = ROOT / "tests" / "slurm" / "start_slurm.sh"
-STOP = ROOT / "tests" / "slurm" / "stop_slurm.sh"
+START = SLURM_SCRIPTS / "start_slurm.sh"
+STOP = SLURM_SCRIPTS / "stop_slurm.sh"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
