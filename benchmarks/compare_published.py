@@ -90,7 +90,8 @@ from scipy.stats import binomtest, ks_2samp
 from tlsfinder import TLSFinderError, paths
 from tlsfinder.importer import import_exact_csv, import_feather
 from tlsfinder.pairs import PUBLISHED_FEATURES, read_pairs
-from tlsfinder.report.inputs import OUTPUT_FILES, read_neb_tables, read_table
+from tlsfinder.io import read_table
+from tlsfinder.report.inputs import OUTPUT_FILES, read_neb_tables
 from tlsfinder.report.tables import catalogue
 from tlsfinder.units import get_preset
 
@@ -183,7 +184,7 @@ def read_our_dws(results: Path, tf: float, preset) -> tuple[pd.DataFrame, str]:
     """Our DWs at ``tf`` (one row each) and a line saying where they came from."""
     cat_path = results / Path(paths.REPORT_DIR).relative_to(paths.RESULTS) / OUTPUT_FILES["catalogue"]
     if cat_path.exists():
-        dw = read_table(cat_path, ("glass", "status"), "TLS catalogue")
+        dw = read_table(cat_path, ("glass", "status"), what="TLS catalogue", empty_ok=True)
         source = f"{cat_path} (the report's catalogue)"
     else:
         files, n_batch = [], 0
@@ -365,7 +366,8 @@ def run_comparison(results, tf=None, data=DATA, preset_name: str = "Ar") -> dict
     pub = read_published(data, tf)
     run = read_run_record(results)
     gt_path = Path(_tf_glob(results, paths.GLASSES_TABLE, tf))
-    glasses_table = read_table(gt_path, ("glass", "time", "transitions"), "glasses table") if gt_path.exists() else None
+    glasses_table = (read_table(gt_path, ("glass", "time", "transitions"), what="glasses table", empty_ok=True)
+                     if gt_path.exists() else None)
     glasses = sorted(set(ours["glass"].astype(str)) | (set(dw["glass"].astype(str)) if len(dw) else set()))
     model = run.get("model", {})
     if run.get("loop", {}).get("mode") == "ml":

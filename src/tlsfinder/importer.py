@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from . import TLSFinderError
+from .io import read_table
 from .ml import check_labels_table, empty_labels
 from .pairs import DEFAULT_DELTA_E_MAX, PAIR_COLUMNS, PAIR_KEY, PUBLISHED_FEATURES, check_pairs_table, pair_features
 
@@ -135,16 +136,8 @@ def _int_labels(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
 def import_feather(path: str | Path, *, tf=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairs and labels of a published feather table (classifier or predictor set)."""
     path = Path(path)
-    if not path.exists():
-        raise TLSFinderError(f"{path}: no such file")
-    try:
-        df = pd.read_feather(path)
-    except Exception as exc:
-        raise TLSFinderError(f"{path}: not a readable feather table ({exc})") from exc
-    need = list(PUBLISHED_FEATURES) + ["conf", "i2", "j2", "i", "j"]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise TLSFinderError(f"{path}: missing column(s) {missing}")
+    df = read_table(path, list(PUBLISHED_FEATURES) + ["conf", "i2", "j2", "i", "j"], absent="no such file",
+                    kind="feather")
     if "is_dw" not in df.columns and "quantum_splitting" not in df.columns:
         raise TLSFinderError(f"{path}: neither 'is_dw' nor 'quantum_splitting' present: no labels to import")
     df = drop_exact_duplicates(df, [c for c in ("T", "conf", "i2", "j2") if c in df.columns], path)

@@ -96,6 +96,32 @@ def write_parquet(path: str | Path, df) -> None:
         df.to_parquet(tmp, index=False)
 
 
+_READERS = {"Parquet": "read_parquet", "feather": "read_feather", "CSV": "read_csv"}
+
+
+def read_table(path: str | Path, columns=(), *, what: str = "table", absent: str | None = None,
+               kind: str = "Parquet", empty_ok: bool = False, **read_kw):
+    """A table file (``kind``: Parquet, feather or CSV) that must hold ``columns``.
+
+    Every error is a TLSFinderError naming the file: missing (``absent``, default "no such
+    <what>"), unreadable, or lacking columns (unless ``empty_ok`` and the table has no rows: an
+    empty batch may be written without them).  ``read_kw`` goes to the pandas reader."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise TLSFinderError(f"{path}: {absent or 'no such ' + what}")
+    try:
+        df = getattr(pd, _READERS[kind])(path, **read_kw)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a user error here
+        raise TLSFinderError(f"{path}: not a readable {kind} {what} ({exc})") from exc
+    missing = [c for c in columns if c not in df.columns]
+    if missing and not (empty_ok and len(df) == 0):
+        raise TLSFinderError(f"{path}: {what} is missing column(s) {missing} (need {list(columns)}, "
+                             f"has {list(df.columns)})")
+    return df
+
+
 def _jsonable(o):
     if isinstance(o, np.generic):
         return o.item()

@@ -85,6 +85,7 @@ from numba import njit
 
 from . import TLSFinderError
 from .geometry import minimum_image_jit
+from .io import read_table
 from .schema import default
 
 log = logging.getLogger(__name__)
@@ -383,21 +384,6 @@ def read_pairs(paths, features=PUBLISHED_FEATURES, extra_columns=()) -> pd.DataF
 # ---------------------------------------------------------------------------
 
 
-def _read_columns(path: Path, columns: tuple[str, ...], absent: str) -> pd.DataFrame:
-    """A Parquet table of the exploration that must hold ``columns``; errors name the file
-    (``absent``: what to say when it does not exist)."""
-    if not path.exists():
-        raise TLSFinderError(f"{path}: {absent}")
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:
-        raise TLSFinderError(f"{path}: not a readable Parquet table ({exc})") from exc
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise TLSFinderError(f"{path}: missing column(s) {missing} (need {', '.join(columns)})")
-    return df
-
-
 def load_transitions(path: str | Path | None, n_is: int) -> np.ndarray:
     """Transition counts (n_IS, n_IS) from a Parquet table with columns ``i``, ``j``, ``count``.
 
@@ -407,7 +393,7 @@ def load_transitions(path: str | Path | None, n_is: int) -> np.ndarray:
     if path is None:
         return t
     path = Path(path)
-    df = _read_columns(path, ("i", "j", "count"), "no such transitions table")
+    df = read_table(path, ("i", "j", "count"), what="transitions table")
     if len(df) == 0:
         return t
     a, b, cnt = (df[c].to_numpy() for c in ("i", "j", "count"))
@@ -480,7 +466,8 @@ def _explore_interval_steps(is_library: str | Path) -> int:
 def load_timeseries_transitions(path: str | Path, n_is: int, mode: str, interval_steps: int | None) -> np.ndarray:
     """:func:`count_transitions` of an exploration's ``timeseries.parquet`` (columns step, is_id)."""
     path = Path(path)
-    df = _read_columns(path, ("step", "is_id"), f"no such time series (needed by ml.transition_count: {mode})")
+    df = read_table(path, ("step", "is_id"), what="time series",
+                    absent=f"no such time series (needed by ml.transition_count: {mode})")
     return count_transitions(df["step"].to_numpy(), df["is_id"].to_numpy(), n_is, mode, interval_steps, source=str(path))
 
 

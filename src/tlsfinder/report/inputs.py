@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .. import TLSFinderError, paths
+from ..io import read_table
 
 # key -> (template, which of its files)
 _INPUTS = {
@@ -130,21 +131,6 @@ def glass_tf(glass_ids, source: str = "table") -> np.ndarray:
     return np.array([paths.parse_glass_id(g, source)[0] for g in glass_ids], dtype=float)
 
 
-def read_table(path, needed: Iterable[str] = (), what: str = "table") -> pd.DataFrame:
-    """One Parquet table; a TLSFinderError naming the file if it is missing, unreadable or lacks ``needed``."""
-    path = Path(path)
-    if not path.exists():
-        raise TLSFinderError(f"{path}: no such {what}")
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a user error here
-        raise TLSFinderError(f"{path}: not a readable Parquet {what} ({exc})") from exc
-    missing = [c for c in needed if c not in df.columns]
-    if missing and len(df):
-        raise TLSFinderError(f"{path}: {what} lacks column(s) {missing} (has {list(df.columns)})")
-    return df
-
-
 def read_neb_tables(files: Iterable) -> pd.DataFrame:
     """All NEB tables in one frame, with ``iteration`` and ``source`` (the file) added.
 
@@ -152,7 +138,7 @@ def read_neb_tables(files: Iterable) -> pd.DataFrame:
     """
     frames = []
     for p in files:
-        df = read_table(p, ("glass", "status"), "NEB table")
+        df = read_table(p, ("glass", "status"), what="NEB table", empty_ok=True)
         if not len(df):
             continue
         df = df.copy()
@@ -173,7 +159,7 @@ def read_tables(files: Iterable, needed: Iterable[str] = (), what: str = "table"
     """Concatenate Parquet tables (empty frame if none); optionally add ``file_iteration`` from the path."""
     frames = []
     for p in files:
-        df = read_table(p, needed, what)
+        df = read_table(p, needed, what=what, empty_ok=True)
         if add_iteration:
             df = df.assign(file_iteration=paths.iteration_of(p))
         frames.append(df)

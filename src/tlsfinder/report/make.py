@@ -9,13 +9,13 @@ from typing import Mapping
 import numpy as np
 
 from .. import TLSFinderError, paths
-from ..io import atomic_path, write_parquet
+from ..io import atomic_path, read_table, write_parquet
 from ..loop import tls_threshold
 from ..models import model_from_config
 from ..modes_stage import catalogue_columns
 from ..neb import settings_from_config
 from ..schema import default
-from .inputs import OUTPUT_FILES, check_inputs, glass_tf, read_neb_tables, read_table, read_tables
+from .inputs import OUTPUT_FILES, check_inputs, glass_tf, read_neb_tables, read_tables
 from .plots import plot_cdfs, plot_exploration, plot_growth, plot_ml, plot_n_over_e, plot_vs_e
 from .summary import summary_text
 from .tables import (catalogue, combine_yields, crossing_times, loop_yield, n_of_e, plateau_n0, table_one,
@@ -55,7 +55,8 @@ def make_report(inputs: Mapping[str, list[str]], config: dict, out_dir) -> dict:
         glasses = glasses.drop_duplicates("glass", keep="last")
     n_is = read_tables(inputs["n_is"], ("glass", "time", "n_is"), "n_IS table")
     persistence = read_tables(inputs["persistence"], ("glass", "tau_p"), "persistence table")
-    ts = {paths.glass_of_path(p): read_table(p, ("time", "is_id"), "time series") for p in inputs["timeseries"]}
+    ts = {paths.glass_of_path(p): read_table(p, ("time", "is_id"), what="time series", empty_ok=True)
+          for p in inputs["timeseries"]}
     # t_found: when the pair was first crossed both ways
     cat, n_dup = catalogue(neb, presets, crossing_times(ts))
     # the columns of the modes and coupling stages: NaN where not computed (stage off)
